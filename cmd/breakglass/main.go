@@ -26,6 +26,8 @@ type env struct {
 	getenv func(string) string
 	// stdinFile is the terminal (or nil) for masked prompts and the console.
 	stdinFile *os.File
+	// guards is what main did to protect the process (core dumps, network).
+	guards processGuards
 }
 
 // command is one subcommand, registered from its own file with register.
@@ -45,10 +47,11 @@ func register(c command) {
 }
 
 func main() {
+	guards := applyProcessGuards()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &env{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
-		getenv: os.Getenv, stdinFile: os.Stdin,
+		getenv: os.Getenv, stdinFile: os.Stdin, guards: guards,
 	})
 	stop()
 	os.Exit(code)
@@ -57,7 +60,6 @@ func main() {
 // run dispatches to a subcommand and returns the process exit code:
 // 0 success, 1 the operation failed, 2 usage error.
 func run(ctx context.Context, args []string, e *env) int {
-	hardenProcess(e)
 	if len(args) == 0 {
 		usage(e.stderr)
 		return 2

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// netState is what preflight reports about the station's air gap: live
+// non-loopback interfaces and default routes. It is read from /sys and
+// /proc only, so checking it opens no socket.
+type netState struct {
+	LiveInterfaces []string // non-loopback interfaces whose operstate is up (or unknown with carrier)
+	DefaultRoutes  []string // "eth0 (IPv4)", "eth0 (IPv6)"
+}
+
+// AirGapped reports whether nothing could carry traffic off the station.
+func (n netState) AirGapped() bool { return len(n.LiveInterfaces) == 0 && len(n.DefaultRoutes) == 0 }
+
+func (n netState) String() string {
+	if n.AirGapped() {
+		return "no live network interface and no default route"
+	}
+	var parts []string
+	if len(n.LiveInterfaces) > 0 {
+		parts = append(parts, "live interfaces: "+strings.Join(n.LiveInterfaces, ", "))
+	}
+	if len(n.DefaultRoutes) > 0 {
+		parts = append(parts, "default routes: "+strings.Join(n.DefaultRoutes, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// readNetState reads interface and route state below root ("/" in
+// production, a fixture tree in tests).
+func readNetState(root fs.FS) (netState, error) {
+	var n netState
+	links, err := fs.ReadDir(root, "sys/class/net")
+	if err != nil {
+		return n, fmt.Errorf("reading network interfaces: %w", err)
+	}
+	for _, l := range links {
+		name := l.Name()
+		if name == "lo" {
+			continue
+		}
+		state := readTrim(root, filepath.Join("sys/class/net", name, "operstate"))
+		carrier := readTrim(root, filepath.Join("sys/class/net", name, "carrier"))
+		if state == "up" || (state == "unknown" && carrier == "1") {
+			n.LiveInterfaces = append(n.LiveInterfaces, name)
+		}
+	}
+	sort.Strings(n.LiveInterfaces)
+	if f, err := root.Open("proc/net/route"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fld := strings.Fields(sc.Text())
+			// Iface Destination Gateway Flags ...; flag 0x1 = RTF_UP.
+			if len(fld) >= 4 && fld[1] == "00000000" && fld[0] != "Iface" && hexFlagUp(fld[3]) {
+				n.DefaultRoutes = append(n.DefaultRoutes, fld[0]+" (IPv4)")
+			}
+		}
+		f.Close()
+	}
+	if f, err := root.Open("proc/net/ipv6_route"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fld := strings.Fields(sc.Text())
+			// dst dstlen src srclen nexthop metric refcnt use flags iface
+			if len(fld) == 10 && fld[0] == strings.Repeat("0", 32) && fld[1] == "00" && fld[9] != "lo" && hexFlagUp(fld[8]) {
+				n.DefaultRoutes = append(n.DefaultRoutes, fld[9]+" (IPv6)")
+			}
+		}
+		f.Close()
+	}
+	return n, nil
+}
+
+func hexFlagUp(s string) bool {
+	var v uint64
+	_, err := fmt.Sscanf(s, "%x", &v)
+	return err == nil && v&1 == 1
+}
+
+func readTrim(root fs.FS, name string) string {
+	b, err := fs.ReadFile(root, name)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// systemRoot is the real filesystem for readNetState.
+var systemRoot = os.DirFS("/")
