@@ -1,0 +1,131 @@
+package ui
+
+import (
+	"fmt"
+	"testing"
+)
+
+// TestGolden renders every screen at 80×24 and 120×40 with colour off and
+// compares it with testdata/<screen>-<w>x<h>.golden.
+func TestGolden(t *testing.T) {
+	scenarios := []struct {
+		name  string
+		mode  Mode
+		drive func(d *driver)
+	}{
+		{"preflight", Mode{}, func(d *driver) {}},
+		{"preflight-fail", Mode{}, func(d *driver) {
+			d.f.checks[0] = Check{"Network", Fail, "wlan0 is up with a default route: switch the radio off (rfkill block all)"}
+			d.keys("r")
+		}},
+		{"preflight-ack", Mode{}, func(d *driver) { d.keys("a"); d.typ("no USB stick") }},
+		{"declare", Mode{}, func(d *driver) { d.passPreflight(); d.typ("Dana Smith"); d.keys("enter") }},
+		{"custodians-empty", Mode{Demo: true, TestRoot: true}, func(d *driver) { d.passPreflight(); d.declare() }},
+		{"custodians-pin", Mode{}, func(d *driver) {
+			d.passPreflight()
+			d.declare()
+			d.custodian(11111111, "123456")
+			d.insert(22222222, 99999999)
+			d.typ("65")
+		}},
+		{"custodians-refused", Mode{}, func(d *driver) {
+			d.passPreflight()
+			d.declare()
+			d.insert(99999999)
+		}},
+		{"custodians-last-retry", Mode{}, func(d *driver) {
+			d.passPreflight()
+			d.declare()
+			d.f.retries[11111111] = 1
+			d.insert(11111111)
+			d.typ("123456")
+			d.keys("enter")
+		}},
+		{"custodians-touch", Mode{}, func(d *driver) {
+			d.passPreflight()
+			d.declare()
+			d.insert(11111111)
+			d.typ("123456")
+			d.hold = true
+			d.keys("enter")
+			d.fire()
+		}},
+		{"runbook", Mode{TestRoot: true}, func(d *driver) {}},
+		{"runbook-revealed", Mode{}, func(d *driver) {
+			d.keys("down", "down", "down", "v", "down", "v")
+		}},
+		{"runbook-confirm", Mode{Drill: true}, func(d *driver) {
+			d.keys("space", "space", "enter")
+			d.typ("123456789012")
+			d.keys("enter", "n")
+		}},
+		{"reauthorise", Mode{}, func(d *driver) { d.at(d.f.expires) }},
+		{"help", Mode{}, func(d *driver) { d.keys("?") }},
+		{"quit-confirm", Mode{}, func(d *driver) { d.keys("q") }},
+		{"closeout", Mode{}, func(d *driver) { d.finishRunbook(); d.keys("enter"); d.typ("SSO IdP certificate expired") }},
+		{"sign", Mode{}, func(d *driver) { d.finishRunbook(); d.closeOut(); d.typ("1234") }},
+		{"sign-exported", Mode{}, func(d *driver) { d.finishRunbook(); d.closeOut(); d.sign(); d.keys("enter") }},
+		{"locked", Mode{}, func(d *driver) { d.finishRunbook(); d.closeOut(); d.sign(); d.keys("enter", "enter") }},
+	}
+	sizes := [][2]int{{80, 24}, {120, 40}}
+	for _, sc := range scenarios {
+		for _, sz := range sizes {
+			name := fmt.Sprintf("%s-%dx%d", sc.name, sz[0], sz[1])
+			t.Run(name, func(t *testing.T) {
+				f := newFake()
+				f.mode = sc.mode
+				f.steps = sampleSteps(6)
+				var d *driver
+				switch sc.name {
+				case "preflight", "preflight-fail", "preflight-ack", "declare",
+					"custodians-empty", "custodians-pin", "custodians-refused",
+					"custodians-last-retry", "custodians-touch":
+					d = newDriver(t, f, sz[0], sz[1])
+				default:
+					d = toRunbook(t, f, sz[0], sz[1])
+				}
+				sc.drive(d)
+				d.golden(name)
+			})
+		}
+	}
+}
+
+// finishRunbook completes every step by the keys an operator would press.
+func (d *driver) finishRunbook() {
+	d.t.Helper()
+	for range 100 {
+		r, ok := d.m.scr.(*runbookScreen)
+		if !ok {
+			break
+		}
+		d.keys("s")
+		d.typ("not needed in this test")
+		d.keys("enter")
+		_ = r
+	}
+	if _, ok := d.m.scr.(*closeOutScreen); !ok {
+		d.t.Fatalf("not on close-out:\n%s", d.screen())
+	}
+}
+
+func (d *driver) closeOut() {
+	d.t.Helper()
+	for _, a := range []string{"IdP certificate expired", "disabled the key, renewed the cert", "SSO works again"} {
+		d.keys("enter")
+		d.typ(a)
+		d.keys("enter")
+	}
+	d.keys("n")
+	if _, ok := d.m.scr.(*signScreen); !ok {
+		d.t.Fatalf("not on sign:\n%s", d.screen())
+	}
+}
+
+func (d *driver) sign() {
+	d.t.Helper()
+	d.typ("123456")
+	d.keys("enter")
+	d.typ("654321")
+	d.keys("enter")
+}

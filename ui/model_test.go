@@ -1,0 +1,488 @@
+package ui
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+func TestPreflightBlocks(t *testing.T) {
+	tests := []struct {
+		name   string
+		checks []Check
+		keys   []string
+		moved  bool
+		next   string
+	}{
+		{"fail blocks even with clock confirmed", []Check{{"Network", Fail, "wlan0 up"}}, []string{"y", "enter"}, false, `fix the failed check "Network"`},
+		{"warn without reason blocks", []Check{{"Disk", Warn, "not removable"}}, []string{"y", "enter"}, false, `select warning "Disk"`},
+		{"empty reason is refused", []Check{{"Disk", Warn, "x"}}, []string{"a", "enter", "esc", "y", "enter"}, false, `select warning "Disk"`},
+		{"clock unconfirmed blocks", []Check{{"Disk", Pass, ""}}, []string{"enter"}, false, "compare the UTC time"},
+		{"clock wrong blocks", []Check{{"Disk", Pass, ""}}, []string{"w", "enter"}, false, "set the system clock"},
+		{"all pass and clock right", []Check{{"Disk", Pass, ""}}, []string{"y", "enter"}, true, ""},
+		{"warn acknowledged", []Check{{"Disk", Warn, "x"}}, []string{"a", "o", "k", "enter", "y", "enter"}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			f.checks = tt.checks
+			d := newDriver(t, f, 80, 24)
+			d.keys(tt.keys...)
+			_, moved := d.m.scr.(*declareScreen)
+			if moved != tt.moved {
+				t.Fatalf("moved on = %v, want %v:\n%s", moved, tt.moved, d.screen())
+			}
+			if tt.next != "" {
+				d.contains("Next: " + tt.next)
+			}
+		})
+	}
+}
+
+func TestPreflightRecords(t *testing.T) {
+	d := newDriver(t, newFake(), 80, 24)
+	d.passPreflight()
+	if got := d.f.acks["Report destination"]; got != "no USB stick; laptop disk is encrypted" {
+		t.Errorf("acknowledged reason = %q", got)
+	}
+	if !slices.Equal(d.f.clock, []bool{true}) {
+		t.Errorf("clock confirmations = %v, want [true]", d.f.clock)
+	}
+}
+
+func TestDeclareRequiresEveryField(t *testing.T) {
+	d := newDriver(t, newFake(), 80, 24)
+	d.passPreflight()
+	d.typ("Dana")
+	d.keys("enter", "enter") // ticket empty
+	if d.f.declared != nil {
+		t.Fatal("declared with an empty ticket")
+	}
+	d.contains("Ticket / incident id is required.")
+	d.typ("INC-1")
+	d.keys("enter")
+	d.typ("vpn")
+	d.keys("enter")
+	want := Declaration{Operator: "Dana", Ticket: "INC-1", WhatBroke: "vpn"}
+	if d.f.declared == nil || *d.f.declared != want {
+		t.Fatalf("declared %+v, want %+v", d.f.declared, want)
+	}
+}
+
+func toCustodians(t *testing.T, f *fakeEngine) *driver {
+	d := newDriver(t, f, 80, 24)
+	d.passPreflight()
+	d.declare()
+	return d
+}
+
+func TestCustodianRefusals(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(f *fakeEngine)
+		serial uint32
+		pin    string
+		want   string
+	}{
+		{"not on roster", nil, 99999999, "", "refused: not on roster"},
+		{"attestation failed", func(f *fakeEngine) { f.attFail[11111111] = true }, 11111111, "123456", "failed attestation"},
+		{"wrong PIN shows retries", nil, 11111111, "000000", "Wrong PIN for key 11111111: 2 tries left"},
+		{"PIN blocked", func(f *fakeEngine) { f.retries[11111111] = 0 }, 11111111, "123456", "PIN of key 11111111 is blocked"},
+		{"already counted", func(f *fakeEngine) {
+			f.counted = []Custodian{{"Alice Ng", 11111111}}
+		}, 11111111, "", "refused: already counted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			if tt.setup != nil {
+				tt.setup(f)
+			}
+			d := toCustodians(t, f)
+			d.insert(tt.serial)
+			if tt.pin != "" {
+				d.typ(tt.pin)
+				d.keys("enter")
+			}
+			d.contains(tt.want)
+			if q := d.m.env.eng.Quorum(); q.Have != len(f.counted) || len(f.counted) > 1 {
+				t.Errorf("quorum changed: %+v", q)
+			}
+			if _, ok := d.m.scr.(*custodiansScreen); !ok {
+				t.Error("left the custodians screen")
+			}
+		})
+	}
+}
+
+func TestCustodianProgressAndQuorum(t *testing.T) {
+	d := toCustodians(t, newFake())
+	d.custodian(11111111, "123456")
+	d.contains("1 of 2 counted", "✓ Alice Ng counted")
+	d.custodian(11111111, "123456") // same person again: refused, never counted twice
+	d.contains("refused: already counted")
+	d.custodian(22222222, "654321")
+	if _, ok := d.m.scr.(*runbookScreen); !ok {
+		t.Fatalf("quorum met but not on the runbook:\n%s", d.screen())
+	}
+}
+
+func TestLastRetryGuard(t *testing.T) {
+	tests := []struct {
+		name  string
+		keys  []string
+		tries int
+		on    bool // still on the custodians screen showing the guard
+	}{
+		{"enter alone does not try", nil, 0, true},
+		{"esc stops without trying", []string{"esc"}, 0, false},
+		{"typing more does not try", []string{"1", "enter"}, 0, true},
+		{"y tries", []string{"y"}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			f.retries[11111111] = 1
+			d := toCustodians(t, f)
+			d.insert(11111111)
+			d.typ("123456")
+			d.keys("enter")
+			d.keys(tt.keys...)
+			if len(f.pinTries) != tt.tries {
+				t.Fatalf("PIN tried %d times, want %d", len(f.pinTries), tt.tries)
+			}
+			if tt.on {
+				d.contains("Only 1 PIN try left", "Next: ONE PIN try left")
+			} else {
+				d.lacks("Only 1 PIN try left")
+			}
+		})
+	}
+}
+
+func TestTouchPromptAfterDelay(t *testing.T) {
+	d := toCustodians(t, newFake())
+	d.insert(11111111)
+	d.typ("123456")
+	d.hold = true
+	d.keys("enter")
+	d.lacks("Touch your YubiKey now")
+	d.contains("Checking the key…")
+	if len(d.timers) != 1 || d.timers[0].d != touchDelay {
+		t.Fatalf("timers = %+v, want one touch timer of %v", d.timers, touchDelay)
+	}
+	d.fire()
+	d.contains("Touch your YubiKey now", "Next: touch the YubiKey now")
+	d.release()
+	d.lacks("Touch your YubiKey now")
+	d.contains("✓ Alice Ng counted")
+}
+
+func TestKeyRemovalCancels(t *testing.T) {
+	d := toCustodians(t, newFake())
+	d.insert(11111111)
+	d.typ("123456")
+	d.hold = true
+	d.keys("enter")
+	scr := d.m.scr.(*custodiansScreen)
+	cancelled := false
+	inner := scr.op.cancel
+	scr.op.cancel = func() { cancelled = true; inner() }
+	d.insert() // pulled out mid-check
+	if !cancelled {
+		t.Error("pending operation not cancelled on removal")
+	}
+	d.contains("removed during the check — cancelled, nothing was counted")
+	// The driver ran the fake synchronously, so its late success arrives
+	// after the cancel: the screen must ignore a result it no longer waits for.
+	d.release()
+	if d.m.scr.(*custodiansScreen).q.Have != 0 {
+		t.Error("the result of a cancelled check was shown as counted")
+	}
+	d.contains("0 of 2 counted")
+	d.lacks("✓ Alice Ng counted")
+}
+
+func TestRunbookOrderAndEvidence(t *testing.T) {
+	f := newFake()
+	f.steps = sampleSteps(3)
+	d := toRunbook(t, f, 80, 24)
+	d.keys("n")
+	if f.cur != 0 {
+		t.Fatal("completed a step with unticked checks")
+	}
+	d.contains("Not yet: do \"Signed in as root\"")
+	d.keys("space", "space", "enter")
+	d.typ("1234-5678")
+	d.keys("enter", "n")
+	if f.cur != 1 {
+		t.Fatalf("step not completed:\n%s", d.screen())
+	}
+	if got := f.steps[0].Evidence[0].Answer; got != "1234-5678" {
+		t.Errorf("evidence = %q", got)
+	}
+	d.keys("space", "n")
+	d.contains("Alice Ng must confirm")
+	d.keys("c", "c")
+	if !slices.Equal(f.steps[1].Confirmed, []string{"Alice Ng", "Bob Okafor"}) {
+		t.Errorf("confirmed = %v", f.steps[1].Confirmed)
+	}
+	d.keys("n", "s", "enter")
+	if f.cur != 2 {
+		t.Fatalf("at step %d, want 2", f.cur)
+	}
+	d.contains("Type something first") // skip needs a reason
+	d.typ("not applicable")
+	d.keys("enter")
+	if _, ok := d.m.scr.(*closeOutScreen); !ok {
+		t.Fatalf("not at close-out:\n%s", d.screen())
+	}
+}
+
+func TestRevealHidesAfterTimeout(t *testing.T) {
+	f := newFake()
+	f.steps = sampleSteps(2)
+	d := toRunbook(t, f, 80, 24)
+	d.lacks("correct horse")
+	d.keys("down", "down", "down", "v")
+	d.contains("correct horse battery", "hides in 00:30")
+	d.at(t0.Add(29 * time.Second))
+	d.contains("correct horse battery", "hides in 00:01")
+	d.at(t0.Add(30 * time.Second))
+	d.lacks("correct horse")
+	if f.wiped != 1 {
+		t.Errorf("wiped %d times, want 1", f.wiped)
+	}
+	d.keys("v", "v") // reveal and hide by hand
+	d.lacks("correct horse")
+	if f.wiped != 2 {
+		t.Errorf("wiped %d times, want 2", f.wiped)
+	}
+}
+
+func TestTOTPLiveCode(t *testing.T) {
+	f := newFake()
+	f.steps = sampleSteps(2)
+	d := toRunbook(t, f, 80, 24)
+	d.keys("down", "down", "down", "down", "v")
+	d.contains("code "+fakeTOTP{}.Code(t0), "30s")
+	later := t0.Add(20 * time.Second)
+	d.at(later)
+	d.contains("10s")
+	d.at(t0.Add(29 * time.Second))
+	d.at(t0.Add(31 * time.Second))
+	d.lacks(fakeTOTP{}.Code(t0.Add(31 * time.Second)))
+}
+
+func TestDrillNeverShowsSecrets(t *testing.T) {
+	f := newFake()
+	f.mode = Mode{Drill: true}
+	f.steps = sampleSteps(2)
+	d := toRunbook(t, f, 80, 24)
+	d.keys("down", "down", "down", "v")
+	d.lacks("correct horse")
+	d.contains("root password  decrypts and parses", "DRILL")
+	if f.wiped != 1 {
+		t.Errorf("drill secret not wiped at once: %d", f.wiped)
+	}
+}
+
+func TestWindowExpiryReauthorises(t *testing.T) {
+	f := newFake()
+	f.steps = sampleSteps(3)
+	d := toRunbook(t, f, 80, 24)
+	d.keys("space") // progress on step 1 survives
+	d.keys("down", "down", "v")
+	d.contains("correct horse")
+	d.at(f.expires.Add(-time.Second))
+	if _, ok := d.m.scr.(*runbookScreen); !ok {
+		t.Fatal("left the runbook before expiry")
+	}
+	d.at(f.expires)
+	if _, ok := d.m.scr.(*custodiansScreen); !ok || f.reauths != 1 {
+		t.Fatalf("expiry did not ask for re-authorisation (reauths %d):\n%s", f.reauths, d.screen())
+	}
+	d.lacks("correct horse")
+	d.contains("unlock window expired", "0 of 2 counted")
+	d.custodian(33333333, "111111")
+	d.custodian(22222222, "654321")
+	d.insert()
+	if _, ok := d.m.scr.(*runbookScreen); !ok {
+		t.Fatalf("not back on the runbook:\n%s", d.screen())
+	}
+	d.contains("[✓] Signed in as root", "step 1 of 3")
+}
+
+func TestQuitConfirm(t *testing.T) {
+	tests := []struct {
+		name string
+		keys []string
+		quit bool
+	}{
+		{"q asks", []string{"q"}, false},
+		{"n stays", []string{"q", "n"}, false},
+		{"esc stays", []string{"q", "esc"}, false},
+		{"y quits", []string{"q", "y"}, true},
+		{"ctrl+c asks too", []string{"ctrl+c", "y"}, true},
+		{"other keys ignored while asking", []string{"q", "x", "enter"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDriver(t, newFake(), 80, 24)
+			d.keys(tt.keys...)
+			if d.quit != tt.quit || d.m.aborted != tt.quit {
+				t.Fatalf("quit = %v aborted = %v, want %v", d.quit, d.m.aborted, tt.quit)
+			}
+			if !tt.quit && len(tt.keys) == 1 {
+				d.contains("kept in the journal", "Next: press y to quit")
+			}
+		})
+	}
+}
+
+func TestQuitKeyIsTextWhileTyping(t *testing.T) {
+	d := newDriver(t, newFake(), 80, 24)
+	d.passPreflight()
+	d.typ("q?")
+	d.contains("Operator name: q?")
+	d.keys("ctrl+c")
+	d.contains("Quit the console?")
+}
+
+func TestQuitWipesRevealedSecrets(t *testing.T) {
+	f := newFake()
+	f.steps = sampleSteps(2)
+	d := toRunbook(t, f, 80, 24)
+	d.keys("down", "down", "down", "v", "q", "y")
+	if f.wiped != 1 || !d.quit {
+		t.Fatalf("quit=%v wiped=%d", d.quit, f.wiped)
+	}
+}
+
+func TestSignLastRetryAndExport(t *testing.T) {
+	f := newFake()
+	f.steps = sampleSteps(1)
+	d := toRunbook(t, f, 80, 24)
+	d.finishRunbook()
+	d.closeOut()
+	for range 2 {
+		d.typ("000000")
+		d.keys("enter")
+	}
+	d.contains("Wrong PIN: 1 tries left")
+	d.typ("123456")
+	d.keys("enter")
+	if len(f.signed) != 0 {
+		t.Fatal("signed on the last retry without confirmation")
+	}
+	d.contains("Only 1 PIN try left")
+	d.keys("y")
+	d.typ("654321")
+	d.keys("enter")
+	if !slices.Equal(f.signed, []uint32{11111111, 22222222}) {
+		t.Fatalf("signed = %v", f.signed)
+	}
+	for range len("/media/usb") {
+		d.keys("backspace")
+	}
+	d.typ("/readonly")
+	d.keys("enter")
+	d.contains("Could not write the report", "writable")
+	for range len("/readonly") {
+		d.keys("backspace")
+	}
+	d.typ("/mnt/usb")
+	d.keys("enter")
+	d.contains("/mnt/usb/breakglass-INC-4711.jws.json", "sha256 5b1e0c9a")
+	d.keys("enter")
+	if !f.locked || !d.m.locked {
+		t.Fatal("not locked")
+	}
+	d.contains("Secrets wiped", "/mnt/usb/breakglass-INC-4711.md")
+	d.keys("q")
+	if !d.quit || d.m.aborted {
+		t.Fatalf("q after lock: quit=%v aborted=%v", d.quit, d.m.aborted)
+	}
+}
+
+func TestResizeAndSmallTerminals(t *testing.T) {
+	f := newFake()
+	f.steps = sampleSteps(40)
+	d := toRunbook(t, f, 80, 24)
+	for _, sz := range [][2]int{{120, 40}, {80, 24}, {40, 10}, {10, 3}, {200, 60}} {
+		d.send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		s := d.screen()
+		if sz[0] >= 80 && len(strings.Split(s, "\n")) > sz[1] {
+			t.Errorf("%dx%d: %d lines", sz[0], sz[1], len(strings.Split(s, "\n")))
+		}
+	}
+}
+
+func TestErrorsBranchWithWrapping(t *testing.T) {
+	err := errors.Join(errors.New("ctx"), &WrongPINError{Retries: 2})
+	var wp *WrongPINError
+	if !errors.As(err, &wp) || wp.Retries != 2 {
+		t.Fatal("WrongPINError not found through wrapping")
+	}
+	if got := refusalLong(1, errors.Join(errors.New("x"), ErrWrongSlotKey)); !strings.Contains(got, "does not match the roster") {
+		t.Errorf("wrong slot key message: %q", got)
+	}
+}
+
+func TestRemovalWhileTypingPIN(t *testing.T) {
+	d := toCustodians(t, newFake())
+	d.insert(11111111)
+	d.typ("12")
+	d.insert()
+	d.contains("Key 11111111 was removed — nothing was counted")
+	d.insert(11111111)
+	d.contains("PIN: ▏") // the half-typed PIN was discarded
+	if len(d.f.pinTries) != 0 {
+		t.Errorf("PIN tried on removal: %v", d.f.pinTries)
+	}
+}
+
+func TestUsableKeySelectedOverRefused(t *testing.T) {
+	d := toCustodians(t, newFake())
+	d.insert(99999999, 22222222)
+	d.contains("Next: Bob Okafor: type your PIN")
+}
+
+func TestEngineErrorsKeepInput(t *testing.T) {
+	f := newFake()
+	d := newDriver(t, f, 80, 24)
+	d.passPreflight()
+	bad := &failingDeclare{fakeEngine: f}
+	d.m.env.eng = bad
+	d.fillDeclaration()
+	d.contains("Could not record the declaration", "disk full", "What broke: AWS SSO down")
+	if _, ok := d.m.scr.(*declareScreen); !ok {
+		t.Fatal("moved on although the declaration was not recorded")
+	}
+}
+
+type failingDeclare struct{ *fakeEngine }
+
+func (failingDeclare) Declare(Declaration) error { return errFake }
+
+func TestLongInstructionsScrollAndKeepItemsVisible(t *testing.T) {
+	f := newFake()
+	var md strings.Builder
+	for i := 1; i <= 60; i++ {
+		md.WriteString("Paragraph line " + strings.Repeat("x", i%7) + " number " + string(rune('A'+i%26)) + "\n\n")
+	}
+	f.steps = sampleSteps(2)
+	f.steps[0].Instructions = md.String()
+	d := toRunbook(t, f, 80, 24)
+	d.contains("pgdn for more", "[ ] Signed in as root", "[hidden] aws-root-mfa")
+	first := d.screen()
+	d.keys("pgdown")
+	if d.screen() == first {
+		t.Error("pgdown did not scroll the instructions")
+	}
+	d.contains("[ ] Signed in as root")
+}

@@ -1,0 +1,252 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// preflightResultMsg carries the results of Engine.Preflight.
+type preflightResultMsg struct{ checks []Check }
+
+// preflightDoneMsg is sent by the preflight screen when no check failed,
+// every warning has a recorded reason and the clock was confirmed: the root
+// moves on to the declaration.
+type preflightDoneMsg struct{}
+
+type clockState int
+
+const (
+	clockUnconfirmed clockState = iota
+	clockRight
+	clockWrong
+)
+
+// preflightScreen shows the station checks and the clock confirmation.
+type preflightScreen struct {
+	e       *env
+	checks  []Check
+	loading bool
+	cursor  int
+	acked   map[string]bool
+	reason  *field // open while acknowledging the selected warning
+	clock   clockState
+	err     string
+	w, h    int
+}
+
+func newPreflight(e *env) *preflightScreen {
+	return &preflightScreen{e: e, loading: true, acked: map[string]bool{}}
+}
+
+func (s *preflightScreen) title() string    { return "Preflight" }
+func (s *preflightScreen) setSize(w, h int) { s.w, s.h = w, h }
+func (s *preflightScreen) typing() bool     { return s.reason != nil }
+
+func (s *preflightScreen) init() tea.Cmd {
+	s.loading = true
+	e := s.e
+	return func() tea.Msg { return preflightResultMsg{checks: e.eng.Preflight(e.ctx)} }
+}
+
+// blocker returns the first check that stops the operator, if any.
+func (s *preflightScreen) blocker() (Check, bool) {
+	for _, c := range s.checks {
+		if c.Status == Fail {
+			return c, true
+		}
+	}
+	for _, c := range s.checks {
+		if c.Status == Warn && !s.acked[c.Name] {
+			return c, true
+		}
+	}
+	return Check{}, false
+}
+
+func (s *preflightScreen) ready() bool {
+	_, blocked := s.blocker()
+	return !s.loading && !blocked && s.clock == clockRight
+}
+
+func (s *preflightScreen) next() string {
+	if s.loading {
+		return "wait for the station checks to finish"
+	}
+	if s.reason != nil {
+		return "type why this warning is acceptable, then press enter (esc cancels)"
+	}
+	if c, ok := s.blocker(); ok {
+		if c.Status == Fail {
+			return fmt.Sprintf("fix the failed check %q (see its detail), then press r to re-run", c.Name)
+		}
+		return fmt.Sprintf("select warning %q, press a and say why it is acceptable", c.Name)
+	}
+	switch s.clock {
+	case clockUnconfirmed:
+		return "compare the UTC time above with a trusted clock: y if right, w if wrong"
+	case clockWrong:
+		return "set the system clock to the correct UTC time, then press r to re-run"
+	}
+	return "press enter to declare the incident"
+}
+
+func (s *preflightScreen) ShortHelp() []key.Binding {
+	k := s.e.keys
+	if s.reason != nil {
+		return []key.Binding{withHelp(k.Enter, "record"), k.Back}
+	}
+	var b []key.Binding
+	if s.ready() {
+		b = append(b, withHelp(k.Enter, "continue"))
+	}
+	if s.cursor < len(s.checks) && s.checks[s.cursor].Status == Warn && !s.acked[s.checks[s.cursor].Name] {
+		b = append(b, k.Ack)
+	}
+	if s.clock == clockUnconfirmed {
+		b = append(b, withHelp(k.ClockOK, "clock right"), withHelp(k.ClockWrong, "clock wrong"))
+	}
+	return append(b, k.Rerun, k.Up, k.Down)
+}
+
+func (s *preflightScreen) FullHelp() [][]key.Binding {
+	k := s.e.keys
+	return [][]key.Binding{{k.Up, k.Down, k.Rerun}, {k.Ack, k.ClockOK, k.ClockWrong, withHelp(k.Enter, "continue")}}
+}
+
+func (s *preflightScreen) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case preflightResultMsg:
+		s.checks, s.loading, s.err = msg.checks, false, ""
+		if s.cursor >= len(s.checks) {
+			s.cursor = 0
+		}
+		if c, ok := s.blocker(); ok {
+			for i := range s.checks {
+				if s.checks[i].Name == c.Name {
+					s.cursor = i
+				}
+			}
+		}
+	case tea.PasteMsg:
+		if s.reason != nil {
+			s.reason.update(msg)
+		}
+	case tea.KeyPressMsg:
+		if s.reason != nil {
+			return s.reasonKey(msg)
+		}
+		return s.key(msg)
+	}
+	return nil
+}
+
+func (s *preflightScreen) reasonKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := s.e.keys
+	switch {
+	case key.Matches(msg, k.Back):
+		s.reason = nil
+	case key.Matches(msg, k.Enter):
+		if s.reason.empty() {
+			s.err = "A reason is required: say why going on despite this warning is safe."
+			return nil
+		}
+		name := s.checks[s.cursor].Name
+		if err := s.e.eng.AcknowledgeWarning(name, strings.TrimSpace(s.reason.String())); err != nil {
+			s.err = fmt.Sprintf("Could not record the acknowledgement of %q: %v. Nothing was lost; try again.", name, err)
+			return nil
+		}
+		s.acked[name], s.reason, s.err = true, nil, ""
+	default:
+		s.reason.update(msg)
+	}
+	return nil
+}
+
+func (s *preflightScreen) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := s.e.keys
+	switch {
+	case s.loading:
+	case key.Matches(msg, k.Up):
+		if s.cursor > 0 {
+			s.cursor--
+		}
+	case key.Matches(msg, k.Down):
+		if s.cursor < len(s.checks)-1 {
+			s.cursor++
+		}
+	case key.Matches(msg, k.Ack):
+		if s.cursor < len(s.checks) && s.checks[s.cursor].Status == Warn && !s.acked[s.checks[s.cursor].Name] {
+			s.reason = &field{label: "Reason", max: 500}
+		}
+	case key.Matches(msg, k.ClockOK), key.Matches(msg, k.ClockWrong):
+		right := key.Matches(msg, k.ClockOK)
+		if err := s.e.eng.ConfirmClock(s.e.now, right); err != nil {
+			s.err = fmt.Sprintf("Could not record the clock confirmation: %v. Try again.", err)
+			return nil
+		}
+		s.clock, s.err = clockWrong, ""
+		if right {
+			s.clock = clockRight
+		}
+	case key.Matches(msg, k.Rerun):
+		s.clock = clockUnconfirmed
+		return s.init()
+	case key.Matches(msg, k.Enter), key.Matches(msg, k.Next):
+		if s.ready() {
+			return func() tea.Msg { return preflightDoneMsg{} }
+		}
+		s.err = "Not yet: " + s.next() + "."
+	}
+	return nil
+}
+
+func (s *preflightScreen) view() string {
+	st := s.e.st
+	if s.loading {
+		return "Running station checks…"
+	}
+	var b strings.Builder
+	for i, c := range s.checks {
+		mark := "  "
+		if i == s.cursor {
+			mark = "› "
+		}
+		status := statusMark(st, c.Status)
+		if c.Status == Warn && s.acked[c.Name] {
+			status = st.Warn.Render("! ACKED")
+		}
+		fmt.Fprintf(&b, "%s%s  %s\n", mark, status, c.Name)
+		if c.Detail != "" && (c.Status != Pass || i == s.cursor) {
+			b.WriteString(hang(st.Muted.Render(c.Detail), s.w, "            ") + "\n")
+		}
+	}
+	b.WriteString("\n")
+	b.WriteString(st.Title.Render("Clock") + "  station time is " + st.Key.Render(s.e.now.UTC().Format("2006-01-02 15:04:05 UTC")))
+	switch s.clock {
+	case clockUnconfirmed:
+		b.WriteString("  — is that right? y / w")
+	case clockRight:
+		b.WriteString("  " + st.Pass.Render("✓ confirmed"))
+	case clockWrong:
+		b.WriteString("\n" + st.Fail.Render("✗ clock wrong") + " — set it (date -u -s 'YYYY-MM-DD HH:MM:SS'), then press r")
+	}
+	b.WriteString("\n")
+	if s.reason != nil {
+		b.WriteString("\nAcknowledge " + st.Key.Render(s.checks[s.cursor].Name) + " (recorded in the journal)\n")
+		b.WriteString(s.reason.view(true, s.w))
+		b.WriteString("\n")
+	}
+	if s.err != "" {
+		b.WriteString("\n" + st.Error.Render(s.err))
+	}
+	return b.String()
+}
+
+// withHelp returns b with a different help text.
+func withHelp(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}

@@ -1,0 +1,395 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+)
+
+// runbookDoneMsg is sent by the runbook screen when every step is completed
+// or skipped: the root moves on to the close-out.
+type runbookDoneMsg struct{}
+
+type itemKind int
+
+const (
+	itemCheck itemKind = iota
+	itemEvidence
+	itemConfirm
+	itemSecret
+)
+
+// item is one selectable line of the current step.
+type item struct {
+	kind itemKind
+	idx  int
+}
+
+// runbookScreen walks the operator through the steps in order.
+type runbookScreen struct {
+	e       *env
+	steps   []StepView
+	cur     int
+	items   []item
+	cursor  int
+	edit    *field // evidence being typed
+	skip    *field // skip reason being typed
+	scroll  int
+	secrets secretsPanel
+	err     string
+	w, h    int
+}
+
+func newRunbook(e *env) *runbookScreen {
+	s := &runbookScreen{e: e, secrets: newSecretsPanel(e)}
+	s.reload()
+	return s
+}
+
+func (s *runbookScreen) title() string {
+	return fmt.Sprintf("Runbook — step %d of %d", min(s.cur+1, len(s.steps)), len(s.steps))
+}
+func (s *runbookScreen) setSize(w, h int) { s.w, s.h = w, h }
+func (s *runbookScreen) typing() bool     { return s.edit != nil || s.skip != nil }
+func (s *runbookScreen) init() tea.Cmd    { return s.doneCmd() }
+
+// reload refreshes the steps from the engine after a recorded change.
+func (s *runbookScreen) reload() {
+	prev := s.cur
+	s.steps, s.cur = s.e.eng.Steps(), s.e.eng.Current()
+	if s.cur != prev {
+		s.secrets.hideAll()
+		s.cursor, s.scroll = 0, 0
+	}
+	s.items = s.items[:0]
+	if s.cur >= len(s.steps) {
+		return
+	}
+	st := s.steps[s.cur]
+	for i := range st.Checks {
+		s.items = append(s.items, item{itemCheck, i})
+	}
+	for i := range st.Evidence {
+		s.items = append(s.items, item{itemEvidence, i})
+	}
+	for i := range st.Confirmers {
+		s.items = append(s.items, item{itemConfirm, i})
+	}
+	for i := range st.Secrets {
+		s.items = append(s.items, item{itemSecret, i})
+	}
+	if s.cursor >= len(s.items) {
+		s.cursor = 0
+	}
+}
+
+func (s *runbookScreen) doneCmd() tea.Cmd {
+	if s.cur >= len(s.steps) {
+		return func() tea.Msg { return runbookDoneMsg{} }
+	}
+	return nil
+}
+
+// missing returns the first item still to do on the current step.
+func (s *runbookScreen) missing() (item, bool) {
+	if s.cur >= len(s.steps) {
+		return item{}, false
+	}
+	st := s.steps[s.cur]
+	for _, it := range s.items {
+		switch {
+		case it.kind == itemCheck && !st.Checks[it.idx].Done,
+			it.kind == itemEvidence && strings.TrimSpace(st.Evidence[it.idx].Answer) == "",
+			it.kind == itemConfirm && !contains(st.Confirmed, st.Confirmers[it.idx]):
+			return it, true
+		}
+	}
+	return item{}, false
+}
+
+func (s *runbookScreen) next() string {
+	switch {
+	case s.cur >= len(s.steps):
+		return "every step is done: wait for the close-out"
+	case s.edit != nil:
+		return "type the evidence and press enter to record it (esc cancels)"
+	case s.skip != nil:
+		return "type why this step is skipped and press enter (esc cancels)"
+	}
+	st := s.steps[s.cur]
+	if it, ok := s.missing(); ok {
+		switch it.kind {
+		case itemCheck:
+			return fmt.Sprintf("do %q, then select it and press space to tick", st.Checks[it.idx].Text)
+		case itemEvidence:
+			return fmt.Sprintf("record %q: select it and press enter", st.Evidence[it.idx].Prompt)
+		default:
+			return fmt.Sprintf("%s must confirm: select their line and press c", st.Confirmers[it.idx])
+		}
+	}
+	return fmt.Sprintf("press n to complete step %d %q", s.cur+1, st.Title)
+}
+
+func (s *runbookScreen) selectedItem() (item, bool) {
+	if s.cursor < len(s.items) {
+		return s.items[s.cursor], true
+	}
+	return item{}, false
+}
+
+func (s *runbookScreen) ShortHelp() []key.Binding {
+	k := s.e.keys
+	if s.typing() {
+		return []key.Binding{withHelp(k.Enter, "record"), k.Back}
+	}
+	b := []key.Binding{k.Up, k.Down}
+	if it, ok := s.selectedItem(); ok {
+		switch it.kind {
+		case itemCheck:
+			b = append(b, k.Toggle)
+		case itemEvidence:
+			b = append(b, withHelp(k.Enter, "record evidence"))
+		case itemConfirm:
+			b = append(b, k.Confirm)
+		case itemSecret:
+			b = append(b, k.Reveal)
+		}
+	}
+	if _, missing := s.missing(); !missing {
+		b = append(b, withHelp(k.Next, "complete step"))
+	}
+	return append(b, k.Skip)
+}
+
+func (s *runbookScreen) FullHelp() [][]key.Binding {
+	k := s.e.keys
+	return [][]key.Binding{
+		{k.Up, k.Down, k.ScrollUp, k.ScrollDown},
+		{k.Toggle, withHelp(k.Enter, "record evidence"), k.Confirm, k.Reveal},
+		{withHelp(k.Next, "complete step"), k.Skip},
+	}
+}
+
+func (s *runbookScreen) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.KeyPressMsg:
+		if s.typing() {
+			return s.fieldKey(msg)
+		}
+		return s.key(msg)
+	case tea.PasteMsg:
+		if f := s.activeField(); f != nil {
+			f.update(msg)
+		}
+	default:
+		return s.secrets.update(msg)
+	}
+	return nil
+}
+
+func (s *runbookScreen) activeField() *field {
+	if s.edit != nil {
+		return s.edit
+	}
+	return s.skip
+}
+
+func (s *runbookScreen) fieldKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := s.e.keys
+	f := s.activeField()
+	switch {
+	case key.Matches(msg, k.Back):
+		s.edit, s.skip = nil, nil
+	case key.Matches(msg, k.Enter):
+		if f.empty() {
+			s.err = "Type something first, or press esc."
+			return nil
+		}
+		text := strings.TrimSpace(f.String())
+		if s.edit != nil {
+			it, _ := s.selectedItem()
+			return s.record(s.e.eng.Answer(s.cur, it.idx, text), "record the evidence")
+		}
+		s.secrets.hideAll()
+		return s.record(s.e.eng.Skip(s.cur, text), "skip the step")
+	default:
+		f.update(msg)
+	}
+	return nil
+}
+
+// record reloads after a journaled change, or shows why it failed.
+func (s *runbookScreen) record(err error, what string) tea.Cmd {
+	if err != nil {
+		s.err = fmt.Sprintf("Could not %s: %v. Nothing recorded was lost; fix it and try again.", what, err)
+		return nil
+	}
+	s.err, s.edit, s.skip = "", nil, nil
+	s.reload()
+	if s.cur >= len(s.steps) {
+		return s.doneCmd()
+	}
+	if it, ok := s.missing(); ok {
+		s.cursor = indexOf(s.items, it)
+	}
+	return nil
+}
+
+func (s *runbookScreen) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := s.e.keys
+	if s.cur >= len(s.steps) {
+		return nil
+	}
+	it, ok := s.selectedItem()
+	st := s.steps[s.cur]
+	switch {
+	case key.Matches(msg, k.Up):
+		s.cursor = max(s.cursor-1, 0)
+	case key.Matches(msg, k.Down):
+		s.cursor = min(s.cursor+1, max(len(s.items)-1, 0))
+	case key.Matches(msg, k.ScrollUp):
+		s.scroll = max(s.scroll-5, 0)
+	case key.Matches(msg, k.ScrollDown):
+		s.scroll += 5
+	case ok && it.kind == itemCheck && key.Matches(msg, k.Toggle, k.Enter):
+		if !st.Checks[it.idx].Done {
+			return s.record(s.e.eng.Tick(s.cur, it.idx), "record the tick")
+		}
+	case ok && it.kind == itemEvidence && key.Matches(msg, k.Enter):
+		s.edit = &field{label: st.Evidence[it.idx].Prompt, max: 2000}
+		s.edit.value = []rune(st.Evidence[it.idx].Answer)
+	case ok && it.kind == itemConfirm && key.Matches(msg, k.Confirm):
+		return s.record(s.e.eng.Confirm(s.cur, st.Confirmers[it.idx]), "record the confirmation")
+	case ok && it.kind == itemSecret && key.Matches(msg, k.Reveal):
+		return s.secrets.toggle(s.cur, st.Secrets[it.idx])
+	case key.Matches(msg, k.Next):
+		if m, missing := s.missing(); missing {
+			s.cursor = indexOf(s.items, m)
+			s.err = "Not yet: " + s.next() + "."
+			return nil
+		}
+		return s.record(s.e.eng.Complete(s.cur), "complete the step")
+	case key.Matches(msg, k.Skip):
+		s.skip = &field{label: "Reason for skipping", max: 500}
+	}
+	return nil
+}
+
+func (s *runbookScreen) view() string {
+	if s.cur >= len(s.steps) {
+		return "All steps done."
+	}
+	left := min(28, s.w/3)
+	list := s.stepList(left, s.h)
+	right := s.stepView(s.w - left - 2)
+	return lipgloss.JoinHorizontal(lipgloss.Top, lipgloss.NewStyle().Width(left).Render(list), "  ", right)
+}
+
+// stepList shows the steps around the current one with their status.
+func (s *runbookScreen) stepList(width, height int) string {
+	first := max(0, s.cur-height/2)
+	last := min(len(s.steps), first+height)
+	first = max(0, last-height)
+	var b strings.Builder
+	for i := first; i < last; i++ {
+		st := s.steps[i]
+		mark := "·"
+		switch {
+		case i == s.cur:
+			mark = "▶"
+		case st.State == StepDone:
+			mark = s.e.st.Pass.Render("✓")
+		case st.State == StepSkipped:
+			mark = s.e.st.Warn.Render("~")
+		}
+		line := fit(fmt.Sprintf("%s %d %s", mark, i+1, st.Title), width)
+		if i == s.cur {
+			line = s.e.st.Selected.Render(line)
+		}
+		b.WriteString(line + "\n")
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func (s *runbookScreen) stepView(width int) string {
+	stv, e := s.steps[s.cur], s.e
+	var items strings.Builder
+	for i, it := range s.items {
+		mark := "  "
+		if i == s.cursor {
+			mark = "› "
+		}
+		switch it.kind {
+		case itemCheck:
+			box := "[ ]"
+			if stv.Checks[it.idx].Done {
+				box = e.st.Pass.Render("[✓]")
+			}
+			items.WriteString(mark + box + " " + stv.Checks[it.idx].Text)
+		case itemEvidence:
+			ev := stv.Evidence[it.idx]
+			if s.edit != nil && i == s.cursor {
+				items.WriteString(s.edit.view(true, width))
+				break
+			}
+			ans := e.st.Muted.Render("(not recorded — enter)")
+			if ev.Answer != "" {
+				ans = e.st.Pass.Render("✓ ") + ev.Answer
+			}
+			items.WriteString(mark + ev.Prompt + ": " + ans)
+		case itemConfirm:
+			name, box := stv.Confirmers[it.idx], "[ ]"
+			if contains(stv.Confirmed, name) {
+				box = e.st.Pass.Render("[✓]")
+			}
+			items.WriteString(mark + box + " confirmed by " + name)
+		case itemSecret:
+			items.WriteString(s.secrets.view(stv.Secrets[it.idx], i == s.cursor, width))
+		}
+		items.WriteString("\n")
+	}
+	if s.skip != nil {
+		items.WriteString("\n" + s.skip.view(true, width) + "\n")
+	}
+	if s.err != "" {
+		items.WriteString("\n" + e.st.Error.Render(s.err) + "\n")
+	}
+	if s.secrets.err != "" {
+		items.WriteString(e.st.Error.Render(s.secrets.err) + "\n")
+	}
+	head := wrap(e.st.Title.Render(fmt.Sprintf("%d. %s", s.cur+1, stv.Title)), width)
+	tail := wrap(strings.TrimSuffix(items.String(), "\n"), width)
+	room := s.h - lipgloss.Height(head) - lipgloss.Height(tail) - 1
+	md := e.md.render(stv.Instructions, width)
+	lines := strings.Split(md, "\n")
+	s.scroll = min(s.scroll, max(len(lines)-1, 0))
+	lines = lines[s.scroll:]
+	if room < 1 {
+		room = 1
+	}
+	if len(lines) > room {
+		lines = append(lines[:room-1], e.st.Muted.Render("… pgdn for more"))
+	}
+	return head + "\n" + strings.Join(lines, "\n") + "\n\n" + tail
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func indexOf(items []item, it item) int {
+	for i, x := range items {
+		if x == it {
+			return i
+		}
+	}
+	return 0
+}
