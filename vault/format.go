@@ -1,0 +1,227 @@
+// Package vault is the breakglass vault: one human-inspectable JSON file
+// holding the custodian roster and M-of-N policy (signed by every custodian's
+// YubiKey), the vault's age X25519 recipient, one Shamir share of the vault
+// identity per custodian key (each an age file to that key's piv-p256
+// recipient, so the stock age CLI with age-plugin-yubikey can open it), and
+// the sealed secrets (each an age file to the vault recipient).
+//
+// Sealing needs no quorum. Revealing needs Threshold distinct custodians: an
+// Unlock collects shares one YubiKey at a time, checking each key against the
+// roster and its attestation, and Open combines them into an Opened vault
+// whose identity lives in locked memory until Lock.
+//
+// Nothing in this package writes a plaintext secret or a share to disk, puts
+// one in an error, or logs it.
+package vault
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"breakglass/hardware"
+)
+
+// FormatName and FormatVersion identify a vault file.
+const (
+	FormatName    = "breakglass-vault"
+	FormatVersion = 1
+)
+
+// Vault is a parsed vault file. Methods that change it (Seal, MarkRevealed,
+// SignRoster) change only memory; Save writes it.
+type Vault struct {
+	Format    string `json:"format"`
+	Version   int    `json:"version"`
+	Roster    Roster `json:"roster"`
+	Recipient string `json:"recipient"` // age X25519 "age1…" of the vault key
+	// RecordedFingerprint is ComputeFingerprint at creation; see Fingerprint.
+	RecordedFingerprint string      `json:"fingerprint"`
+	Signatures          []Signature `json:"signatures"`
+	Shares              []Share     `json:"shares"`
+	Secrets             []Secret    `json:"secrets"`
+}
+
+// Roster is what the custodians sign: who they are, their keys, the policy.
+type Roster struct {
+	Created    time.Time   `json:"created"`
+	Policy     Policy      `json:"policy"`
+	Custodians []Custodian `json:"custodians"`
+}
+
+// Policy is the quorum rule: Threshold of Custodians (N) must present a key.
+type Policy struct {
+	Threshold  int `json:"threshold"`
+	Custodians int `json:"custodians"`
+}
+
+// Custodian is one person. All their keys (a primary and optional backups)
+// open the same share and count once towards the quorum.
+type Custodian struct {
+	ID   string `json:"id"`   // short stable identifier, [a-z0-9._-]
+	Name string `json:"name"` // display name
+	Keys []Key  `json:"keys"`
+}
+
+// Key is one YubiKey of a custodian: a decryption key (age piv-p256) and a
+// signing key (ES256), both generated on the device and attested.
+type Key struct {
+	Serial  uint32     `json:"serial"`
+	Role    string     `json:"role"` // "primary" or "backup"
+	Decrypt DecryptKey `json:"decrypt"`
+	Sign    SignKey    `json:"sign"`
+}
+
+// DecryptKey is the P-256 key in a retired slot that shares are encrypted to.
+type DecryptKey struct {
+	Slot        Slot        `json:"slot"`
+	Recipient   string      `json:"recipient"` // age1yubikey1…
+	PIN         string      `json:"pin_policy"`
+	Touch       string      `json:"touch_policy"`
+	Attestation Attestation `json:"attestation"`
+}
+
+// SignKey is the P-256 key (slot 9c by default) that signs the roster and reports.
+type SignKey struct {
+	Slot        Slot        `json:"slot"`
+	PublicKey   []byte      `json:"public_key"` // DER SubjectPublicKeyInfo (base64 in JSON)
+	Attestation Attestation `json:"attestation"`
+}
+
+// Attestation holds the DER device (f9) and slot attestation certificates.
+type Attestation struct {
+	Device []byte `json:"device"`
+	Slot   []byte `json:"slot"`
+}
+
+// Signature is one custodian's ES256 signature (ASN.1 DER) over RosterDigest,
+// made with the signing key of the key with Serial.
+type Signature struct {
+	Custodian string `json:"custodian"`
+	Serial    uint32 `json:"serial"`
+	Signature []byte `json:"signature"`
+}
+
+// Share is custodian Custodian's Shamir share, encrypted to the decryption key
+// of the key with Serial, as an ASCII-armored age file. SHA256 commits to the
+// share plaintext (domain-separated, see shareCommitment) so a swapped or
+// corrupted share is named before combining.
+type Share struct {
+	Custodian string `json:"custodian"`
+	Serial    uint32 `json:"serial"`
+	SHA256    string `json:"sha256"`
+	Age       string `json:"age"`
+}
+
+// Kind is what a secret is; it decides how it is validated and shown.
+type Kind string
+
+// Secret kinds.
+const (
+	KindPassword      Kind = "password"
+	KindTOTP          Kind = "totp"
+	KindRecoveryCodes Kind = "recovery-codes"
+	KindText          Kind = "text"
+)
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool {
+	switch k {
+	case KindPassword, KindTOTP, KindRecoveryCodes, KindText:
+		return true
+	}
+	return false
+}
+
+// Secret is one sealed credential. Age is a binary age file (base64 in JSON)
+// to the vault recipient.
+type Secret struct {
+	Name             string     `json:"name"`
+	Kind             Kind       `json:"kind"`
+	SealedAt         time.Time  `json:"sealed_at"`
+	PreviousSealedAt *time.Time `json:"previous_sealed_at,omitempty"`
+	Rotations        int        `json:"rotations"`
+	LastRevealed     *Revealed  `json:"last_revealed,omitempty"`
+	Age              []byte     `json:"age"`
+}
+
+// Revealed records that a secret was shown in a session: it is burned until
+// it is sealed again (rotated).
+type Revealed struct {
+	Session string    `json:"session"`
+	At      time.Time `json:"at"`
+}
+
+// Burned reports whether the secret was revealed since it was last sealed.
+func (s *Secret) Burned() bool { return s.LastRevealed != nil }
+
+// Slot is a PIV slot written in JSON as two hex digits ("82", "9c").
+type Slot hardware.Slot
+
+// MarshalText implements encoding.TextMarshaler.
+func (s Slot) MarshalText() ([]byte, error) { return []byte(hardware.Slot(s).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Slot) UnmarshalText(b []byte) error {
+	v, err := hex.DecodeString(string(b))
+	if err != nil || len(v) != 1 || !hardware.Slot(v[0]).Valid() {
+		return fmt.Errorf("slot %q is not a PIV key slot (two hex digits: 82..95, 9a, 9c, 9d, 9e)", b)
+	}
+	*s = Slot(v[0])
+	return nil
+}
+
+// PIV returns the slot as a hardware.Slot.
+func (s Slot) PIV() hardware.Slot { return hardware.Slot(s) }
+
+// Custodian returns the roster entry with id.
+func (v *Vault) Custodian(id string) (Custodian, bool) {
+	for _, c := range v.Roster.Custodians {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Custodian{}, false
+}
+
+// KeyBySerial finds the custodian and key with a YubiKey serial.
+func (v *Vault) KeyBySerial(serial uint32) (Custodian, Key, bool) {
+	for _, c := range v.Roster.Custodians {
+		for _, k := range c.Keys {
+			if k.Serial == serial {
+				return c, k, true
+			}
+		}
+	}
+	return Custodian{}, Key{}, false
+}
+
+// Secret returns the secret named name.
+func (v *Vault) Secret(name string) (*Secret, bool) {
+	for i := range v.Secrets {
+		if v.Secrets[i].Name == name {
+			return &v.Secrets[i], true
+		}
+	}
+	return nil, false
+}
+
+// Serials lists the custodian's key serials, primary first.
+func (c Custodian) Serials() []uint32 {
+	out := make([]uint32, len(c.Keys))
+	for i, k := range c.Keys {
+		out[i] = k.Serial
+	}
+	return out
+}
+
+// String is "Name (id)".
+func (c Custodian) String() string { return fmt.Sprintf("%s (%s)", c.Name, c.ID) }
+
+func validID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	return strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == ""
+}
