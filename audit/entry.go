@@ -1,0 +1,172 @@
+// Package audit keeps the evidence of a break-glass session: a hash-chained,
+// fsynced journal of every security-relevant event, a deterministic report
+// built from it, the report's JWS signatures made on the custodians'
+// YubiKeys, and the offline verification an auditor runs.
+//
+// Contract:
+//   - A journal is a JSON-lines file. Each line is one Entry in its canonical
+//     encoding (the exact bytes json.Marshal produces for Entry); its hash is
+//     SHA-256 over the same encoding with the "hash" field left out, so it
+//     covers the previous entry's hash and the chain breaks on any removed,
+//     reordered, duplicated or edited line.
+//   - Append returns only after the line is written in one write and fsynced;
+//     on failure the file is truncated back so it still verifies.
+//   - A damaged file is reported as a *CorruptError naming the line; nothing
+//     is silently dropped. OpenRepair removes only a torn final line, keeping
+//     its bytes beside the journal and recording the repair in the journal.
+//   - Journal data never holds secrets: Append refuses data with fields named
+//     like secrets (see ErrSecretField), and no API takes secret bytes.
+//   - The report payload is a pure function of the journal and the custodian
+//     roster (BuildReport), so a verifier recomputes it and compares bytes.
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ZeroHash is the prev value of a journal's first entry.
+const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// Entry is one journal line. Field order is the canonical encoding order.
+type Entry struct {
+	Seq   uint64          `json:"seq"`   // 1 for the first line, then +1 per line
+	Time  string          `json:"time"`  // UTC wall clock, RFC 3339 with nanoseconds
+	Mono  int64           `json:"mono"`  // monotonic nanoseconds since the journal was created
+	Actor string          `json:"actor"` // who caused the event: custodian id, "operator", "breakglass"
+	Type  string          `json:"type"`  // event type, dotted lower case ("quorum.custodian")
+	Data  json.RawMessage `json:"data"`  // event details: a JSON object, never a secret
+	Prev  string          `json:"prev"`  // hash of the previous entry, ZeroHash for the first
+	Hash  string          `json:"hash"`  // SHA-256 hex of the canonical encoding without this field
+}
+
+// hashInput is Entry without Hash: the bytes the hash is computed over.
+type hashInput struct {
+	Seq   uint64          `json:"seq"`
+	Time  string          `json:"time"`
+	Mono  int64           `json:"mono"`
+	Actor string          `json:"actor"`
+	Type  string          `json:"type"`
+	Data  json.RawMessage `json:"data"`
+	Prev  string          `json:"prev"`
+}
+
+// ComputeHash returns the hash e.Hash must have: SHA-256 hex over the
+// canonical JSON encoding of every field except Hash.
+func (e Entry) ComputeHash() (string, error) {
+	b, err := json.Marshal(hashInput{e.Seq, e.Time, e.Mono, e.Actor, e.Type, e.Data, e.Prev})
+	if err != nil {
+		return "", fmt.Errorf("encoding entry %d: %w", e.Seq, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// WallTime parses e.Time.
+func (e Entry) WallTime() (time.Time, error) { return time.Parse(time.RFC3339Nano, e.Time) }
+
+// ChainError says which entry breaks the journal and why.
+type ChainError struct {
+	Seq    uint64 // seq the entry should have had (its position, counting from 1)
+	Reason string
+}
+
+func (e *ChainError) Error() string { return fmt.Sprintf("journal entry %d: %s", e.Seq, e.Reason) }
+
+// ErrEmptyJournal is returned by Verify for a journal with no entries.
+var ErrEmptyJournal = errors.New("journal has no entries")
+
+// Verify checks a whole journal: seq counts 1,2,3…; every prev is the hash
+// before it (ZeroHash first); every hash matches its entry; time is UTC
+// RFC 3339; mono never decreases; data is a JSON object. The first problem
+// is returned as a *ChainError naming the entry.
+func Verify(entries []Entry) error {
+	if len(entries) == 0 {
+		return ErrEmptyJournal
+	}
+	prev := &Entry{Hash: ZeroHash}
+	for i := range entries {
+		if err := verifyNext(prev, &entries[i], uint64(i+1), i == 0); err != nil {
+			return err
+		}
+		prev = &entries[i]
+	}
+	return nil
+}
+
+// verifyNext checks e as the entry at position want following prev.
+func verifyNext(prev, e *Entry, want uint64, first bool) error {
+	fail := func(format string, a ...any) error {
+		return &ChainError{Seq: want, Reason: fmt.Sprintf(format, a...)}
+	}
+	if e.Seq != want {
+		return fail("seq is %d, want %d (an entry was removed, reordered or duplicated)", e.Seq, want)
+	}
+	if e.Prev != prev.Hash {
+		return fail("prev hash %.12s… does not match entry %d's hash %.12s… (the chain is broken)", e.Prev, want-1, prev.Hash)
+	}
+	if !isHexHash(e.Hash) {
+		return fail("hash %q is not 64 lower-case hex digits", e.Hash)
+	}
+	h, err := e.ComputeHash()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if h != e.Hash {
+		return fail("hash does not match its contents (the entry was edited)")
+	}
+	t, err := e.WallTime()
+	if err != nil || t.Location() != time.UTC || t.Format(time.RFC3339Nano) != e.Time {
+		return fail("time %q is not UTC RFC 3339", e.Time)
+	}
+	if e.Mono < 0 || (!first && e.Mono < prev.Mono) {
+		return fail("monotonic offset %d goes back from %d", e.Mono, prev.Mono)
+	}
+	if e.Actor == "" || e.Type == "" {
+		return fail("actor and type must not be empty")
+	}
+	if len(e.Data) == 0 || e.Data[0] != '{' {
+		return fail("data is not a JSON object")
+	}
+	return nil
+}
+
+func isHexHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeEntry strictly decodes one line (without its newline): unknown or
+// duplicate fields, trailing data and any non-canonical encoding are errors.
+func decodeEntry(line []byte) (Entry, error) {
+	var e Entry
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return Entry{}, fmt.Errorf("not a journal entry: %w", err)
+	}
+	if dec.More() {
+		return Entry{}, errors.New("trailing data after the entry")
+	}
+	canon, err := json.Marshal(e)
+	if err != nil {
+		return Entry{}, fmt.Errorf("re-encoding entry: %w", err)
+	}
+	if !bytes.Equal(canon, line) {
+		return Entry{}, errors.New("entry is not in canonical encoding (edited by hand?)")
+	}
+	return e, nil
+}

@@ -1,0 +1,364 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// FormatVersion identifies the report payload format.
+const FormatVersion = "breakglass-report/1"
+
+// Report is the signed payload. Field order is fixed and every list has a
+// defined order, so MarshalPayload is deterministic. All of it except
+// Custodians is derived from the journal by BuildReport.
+type Report struct {
+	Format           string           `json:"format"`
+	Session          SessionInfo      `json:"session"`
+	Binary           BinaryInfo       `json:"binary"`
+	VaultFingerprint string           `json:"vault_fingerprint"`
+	Runbook          RunbookInfo      `json:"runbook"`
+	AttestationRoot  string           `json:"attestation_root"` // "yubico" or "TEST/non-production: …"
+	Custodians       []Custodian      `json:"custodians"`       // sorted by ID
+	Quorum           []QuorumEvent    `json:"quorum"`           // journal order
+	Timeline         []StepResult     `json:"timeline"`         // journal order
+	Revealed         []RevealedSecret `json:"revealed"`         // journal order; names only
+	MustRotate       []string         `json:"must_rotate"`      // sorted, unique
+	Closeout         []CloseoutAnswer `json:"closeout"`         // order first asked; last answer wins
+	Journal          JournalSection   `json:"journal"`
+}
+
+// SessionInfo says who ran which session, when, and how it ended.
+type SessionInfo struct {
+	ID          string `json:"id"`
+	Mode        string `json:"mode"`      // ModeLive or ModeDrill
+	Threshold   int    `json:"threshold"` // custodians the session required
+	Operator    string `json:"operator"`
+	Ticket      string `json:"ticket"`
+	WhatBroke   string `json:"what_broke"`
+	Started     string `json:"started"`      // time of the first journal entry
+	Ended       string `json:"ended"`        // time of closeout.completed or session.aborted
+	Outcome     string `json:"outcome"`      // "completed" or "aborted"
+	AbortReason string `json:"abort_reason"` // why, when aborted
+}
+
+// BinaryInfo identifies the breakglass binary that ran the session.
+type BinaryInfo struct {
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"`
+}
+
+// RunbookInfo identifies the runbook followed.
+type RunbookInfo struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+// Custodian is one member of the quorum as enrolled in the vault.
+type Custodian struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Serial     uint32 `json:"serial"`
+	SigningKey string `json:"signing_key"` // base64 PKIX DER of the P-256 signing key
+	// Attestation is the signing key's attestation, base64 DER: the slot
+	// certificate, then the device (f9) certificate, then any intermediates.
+	Attestation []string `json:"attestation"`
+}
+
+// NewCustodian describes a custodian for the report from its roster entry
+// and the attestation chain of its signing key (slot cert first).
+func NewCustodian(id, name string, serial uint32, signingKey *ecdsa.PublicKey, chain []*x509.Certificate) (Custodian, error) {
+	if signingKey == nil || signingKey.Curve != elliptic.P256() {
+		return Custodian{}, fmt.Errorf("custodian %q: signing key is not P-256", id)
+	}
+	der, err := x509.MarshalPKIXPublicKey(signingKey)
+	if err != nil {
+		return Custodian{}, fmt.Errorf("custodian %q: %w", id, err)
+	}
+	c := Custodian{ID: id, Name: name, Serial: serial, SigningKey: base64.StdEncoding.EncodeToString(der), Attestation: []string{}}
+	for _, cert := range chain {
+		c.Attestation = append(c.Attestation, base64.StdEncoding.EncodeToString(cert.Raw))
+	}
+	return c, nil
+}
+
+// QuorumEvent is one custodian's key accepted into a quorum (the first, or
+// a reauthorisation).
+type QuorumEvent struct {
+	Seq       uint64 `json:"seq"`
+	Time      string `json:"time"`
+	Custodian string `json:"custodian"`
+	Serial    uint32 `json:"serial"`
+}
+
+// StepResult is one runbook step event: completed, skipped, confirmed or
+// evidence (step.check ticks stay in the journal only).
+type StepResult struct {
+	Seq    uint64 `json:"seq"`
+	Time   string `json:"time"`
+	Step   string `json:"step"`
+	Event  string `json:"event"`  // "completed", "skipped", "confirmed", "evidence", …
+	Detail string `json:"detail"` // skip reason, evidence answer, confirming custodian
+}
+
+// RevealedSecret names a credential decrypted during the session; never its
+// value. Mode "show" (live: it was displayed, so it must be rotated) or
+// "check" (drill: decrypted and parsed, never shown).
+type RevealedSecret struct {
+	Seq      uint64 `json:"seq"`
+	Time     string `json:"time"`
+	Name     string `json:"name"`
+	Step     string `json:"step"`
+	Mode     string `json:"mode"`
+	SealedAt string `json:"sealed_at"` // the sealed version, when recorded
+}
+
+// CloseoutAnswer is the final answer to one close-out question.
+type CloseoutAnswer struct {
+	Question string `json:"question"`
+	YesNo    string `json:"yes_no"`
+	Text     string `json:"text"`
+}
+
+// JournalSection embeds the whole journal.
+type JournalSection struct {
+	Head    string  `json:"head"`  // hash of the last entry
+	Count   int     `json:"count"` // number of entries
+	Entries []Entry `json:"entries"`
+}
+
+// BuildReport derives the report from a verified journal and the quorum's
+// custodians (exactly the custodians of the quorum.custodian and
+// window.reauthorised events, with matching serials). The journal must hold
+// one station.info, one session.started and one session.declared event, and
+// end the session with closeout.completed or session.aborted.
+func BuildReport(entries []Entry, custodians []Custodian) (*Report, error) {
+	if err := Verify(entries); err != nil {
+		return nil, fmt.Errorf("building report: %w", err)
+	}
+	r := &Report{
+		Format: FormatVersion, Custodians: []Custodian{}, Quorum: []QuorumEvent{},
+		Timeline: []StepResult{}, Revealed: []RevealedSecret{}, MustRotate: []string{}, Closeout: []CloseoutAnswer{},
+		Journal: JournalSection{Head: entries[len(entries)-1].Hash, Count: len(entries), Entries: entries},
+	}
+	var created CreatedData
+	if err := decodeData(entries[0], &created); err != nil || entries[0].Type != TypeJournalCreated {
+		return nil, fmt.Errorf("building report: the journal does not start with %s: %v", TypeJournalCreated, err)
+	}
+	r.Session.ID, r.Session.Started = created.Session, entries[0].Time
+	count := map[string]int{}
+	for _, e := range entries {
+		count[e.Type]++
+		if err := r.apply(e); err != nil {
+			return nil, err
+		}
+	}
+	for _, typ := range []string{TypeStation, TypeStarted, TypeDeclared} {
+		if count[typ] != 1 {
+			return nil, fmt.Errorf("building report: the journal has %d %s events, want 1", count[typ], typ)
+		}
+	}
+	if count[TypeCloseoutCompleted]+count[TypeAborted] != 1 {
+		return nil, fmt.Errorf("building report: the session has not ended (want one %s or %s event)", TypeCloseoutCompleted, TypeAborted)
+	}
+	slices.Sort(r.MustRotate)
+	if err := r.setCustodians(custodians); err != nil {
+		return nil, err
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("building report: %w", err)
+	}
+	return r, nil
+}
+
+// apply folds one journal entry into r.
+func (r *Report) apply(e Entry) error {
+	switch {
+	case e.Type == TypeStation:
+		var d StationData
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		r.Binary = BinaryInfo{d.BinaryVersion, d.BinarySHA256}
+		r.VaultFingerprint, r.AttestationRoot = d.VaultFingerprint, d.AttestationRoot
+	case e.Type == TypeStarted:
+		var d startedData
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		r.Runbook = RunbookInfo{d.Runbook.Name, d.Runbook.SHA256}
+		r.Session.Threshold, r.Session.Mode = d.Threshold, ModeLive
+		if d.Drill {
+			r.Session.Mode = ModeDrill
+		}
+	case e.Type == TypeDeclared:
+		var d declaredData
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		r.Session.Operator, r.Session.Ticket, r.Session.WhatBroke = d.Operator, d.Ticket, d.WhatBroke
+	case e.Type == TypeQuorumCustodian:
+		var d custodianRef
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		r.Quorum = append(r.Quorum, QuorumEvent{e.Seq, e.Time, d.ID, d.Serial})
+	case e.Type == TypeReauthorised:
+		var d reauthData
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		for _, c := range d.Custodians {
+			r.Quorum = append(r.Quorum, QuorumEvent{e.Seq, e.Time, c.ID, c.Serial})
+		}
+	case e.Type == TypeSecretRevealed || e.Type == TypeSecretChecked:
+		var d revealData
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		mode := "check"
+		if e.Type == TypeSecretRevealed {
+			mode = "show"
+			if !slices.Contains(r.MustRotate, d.Name) {
+				r.MustRotate = append(r.MustRotate, d.Name)
+			}
+		}
+		r.Revealed = append(r.Revealed, RevealedSecret{e.Seq, e.Time, d.Name, d.Step, mode, d.SealedAt})
+	case strings.HasPrefix(e.Type, "step.") && e.Type != TypeStepCheck:
+		var d stepData
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		detail := d.Text
+		if d.Custodian != "" {
+			detail = strings.TrimSpace(d.Custodian + " " + d.Text)
+		}
+		r.Timeline = append(r.Timeline, StepResult{e.Seq, e.Time, d.Step, strings.TrimPrefix(e.Type, "step."), detail})
+	case e.Type == TypeCloseoutAnswered:
+		var d CloseoutAnswer
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		if i := slices.IndexFunc(r.Closeout, func(a CloseoutAnswer) bool { return a.Question == d.Question }); i >= 0 {
+			r.Closeout[i] = d
+		} else {
+			r.Closeout = append(r.Closeout, d)
+		}
+	case e.Type == TypeCloseoutCompleted || e.Type == TypeAborted:
+		r.Session.Ended, r.Session.Outcome = e.Time, "completed"
+		if e.Type == TypeAborted {
+			var d abortData
+			if err := decodeData(e, &d); err != nil {
+				return err
+			}
+			r.Session.Outcome, r.Session.AbortReason = "aborted", strings.TrimSpace(d.By+": "+d.Reason)
+		}
+	}
+	return nil
+}
+
+// setCustodians checks that custodians are exactly the quorum's and sorts them.
+func (r *Report) setCustodians(custodians []Custodian) error {
+	byID := map[string]Custodian{}
+	for _, c := range custodians {
+		if _, dup := byID[c.ID]; dup {
+			return fmt.Errorf("building report: custodian %q listed twice", c.ID)
+		}
+		byID[c.ID] = c
+	}
+	inQuorum := map[string]bool{}
+	for _, q := range r.Quorum {
+		inQuorum[q.Custodian] = true
+		c, ok := byID[q.Custodian]
+		if !ok {
+			return fmt.Errorf("building report: quorum custodian %q (entry %d) has no custodian record", q.Custodian, q.Seq)
+		}
+		if c.Serial != q.Serial {
+			return fmt.Errorf("building report: custodian %q has serial %d, journal entry %d says %d", c.ID, c.Serial, q.Seq, q.Serial)
+		}
+	}
+	if len(byID) != len(inQuorum) {
+		return fmt.Errorf("building report: %d custodian records for %d quorum custodians", len(byID), len(inQuorum))
+	}
+	r.Custodians = slices.Clone(custodians)
+	slices.SortFunc(r.Custodians, func(a, b Custodian) int { return strings.Compare(a.ID, b.ID) })
+	return nil
+}
+
+// decodeData decodes an entry's data (unknown fields are ignored: the
+// session engine records more than the report needs).
+func decodeData(e Entry, v any) error {
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return fmt.Errorf("building report: journal entry %d (%s): %w", e.Seq, e.Type, err)
+	}
+	return nil
+}
+
+// Validate checks the fields the schema requires to be meaningful.
+func (r *Report) Validate() error {
+	var errs []error
+	req := func(ok bool, what string) {
+		if !ok {
+			errs = append(errs, errors.New(what))
+		}
+	}
+	req(r.Format == FormatVersion, fmt.Sprintf("format is %q, want %q", r.Format, FormatVersion))
+	req(r.Session.ID != "", "session id is empty")
+	req(r.Session.Mode == ModeLive || r.Session.Mode == ModeDrill, fmt.Sprintf("session mode %q is not live or drill", r.Session.Mode))
+	req(r.Session.Operator != "", "operator is empty")
+	req(r.Session.Started != "" && r.Session.Ended != "", "session start or end time is missing")
+	req(r.Session.Outcome == "completed" || r.Session.Outcome == "aborted", fmt.Sprintf("session outcome %q is not completed or aborted", r.Session.Outcome))
+	req(r.VaultFingerprint != "", "vault fingerprint is empty")
+	req(r.Runbook.SHA256 != "", "runbook hash is empty")
+	req(r.AttestationRoot == "yubico" || strings.HasPrefix(r.AttestationRoot, "TEST/non-production: "),
+		fmt.Sprintf("attestation root %q is neither \"yubico\" nor \"TEST/non-production: …\"", r.AttestationRoot))
+	req(len(r.Custodians) >= 2, fmt.Sprintf("%d custodians, a quorum needs at least 2", len(r.Custodians)))
+	req(r.Journal.Count == len(r.Journal.Entries) && r.Journal.Count > 0, "journal count does not match its entries")
+	if n := len(r.Journal.Entries); n > 0 {
+		req(r.Journal.Head == r.Journal.Entries[n-1].Hash, "journal head is not the last entry's hash")
+	}
+	return errors.Join(errs...)
+}
+
+// MarshalPayload returns the canonical JSON encoding of r, the bytes signed.
+func MarshalPayload(r *Report) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encoding report: %w", err)
+	}
+	return b, nil
+}
+
+// ErrNotCanonical is returned by ParsePayload for a payload that decodes but
+// is not byte-for-byte the encoding MarshalPayload produces.
+var ErrNotCanonical = errors.New("report payload is not in canonical encoding")
+
+// ParsePayload strictly decodes a report payload: unknown fields, trailing
+// data and any encoding other than MarshalPayload's are refused. The report
+// is returned with ErrNotCanonical so a verifier can still show it.
+func ParsePayload(b []byte) (*Report, error) {
+	var r Report
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("decoding report payload: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("decoding report payload: trailing data")
+	}
+	canon, err := MarshalPayload(&r)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(canon, b) {
+		return &r, ErrNotCanonical
+	}
+	return &r, nil
+}
