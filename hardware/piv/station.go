@@ -1,0 +1,289 @@
+// Package piv is the production hardware.Token: YubiKeys reached through
+// PC/SC (pcscd and libpcsclite) with github.com/go-piv/piv-go. It is the
+// only package that imports piv-go and the only one using cgo.
+//
+// piv-go opens a card exclusively until Close, so nothing here holds a key
+// between operations: every Token method finds the key's reader (by serial),
+// opens it, does its work in that one card session and closes it. Within
+// this process a per-reader lock keeps our own operations and the Watch poll
+// from tripping over each other; another program holding the key shows up as
+// ErrBusy.
+//
+// Key operations go through piv-go. Probing readers, listing keys and the
+// metadata piv-go lacks (PIN/PUK/management-key defaults, ykman's PIVMAN
+// flags) use a minimal PC/SC client of our own (raw.go): piv-go's Open
+// leaks an exclusive handle when the card is not a PIV card or vanishes
+// mid-open, which would lock the reader until the process exits, so piv-go
+// only ever opens a reader just probed to hold the wanted key.
+//
+// Errors follow hardware's contract: *hardware.PINError, ErrSlotEmpty,
+// ErrRemoved, ErrNoService, ErrSecurityStatus (wrong or missing management
+// key or PIN), plus this package's ErrBusy; the PC/SC detail is kept.
+//
+// The PC/SC socket is chosen by libpcsclite from PCSCLITE_CSOCK_NAME (the
+// tests point it at a private pcscd), read once at the first PC/SC call.
+package piv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	gopiv "github.com/go-piv/piv-go/v2/piv"
+
+	"breakglass/hardware"
+)
+
+// Station lists, opens and watches the YubiKeys connected through PC/SC.
+// It implements hardware.Station. The zero value is not usable; call
+// NewStation. A Station is safe for concurrent use.
+type Station struct {
+	mu      sync.Mutex
+	locks   map[string]chan struct{} // reader -> held while one of our sessions is open on it
+	serials map[string]uint32        // reader -> serial last seen there
+
+	// cards, states and probe are the PC/SC edges, replaced in tests of Watch.
+	cards  func() ([]string, error)
+	states func(readers []string) (map[string]readerState, error)
+	probe  func(reader string) (uint32, error)
+}
+
+var _ hardware.Station = (*Station)(nil)
+
+// NewStation returns a Station over the system's PC/SC service (or the one
+// named by PCSCLITE_CSOCK_NAME). It does not contact pcscd until used.
+func NewStation() *Station {
+	s := &Station{locks: map[string]chan struct{}{}, serials: map[string]uint32{}}
+	s.cards = listReaders
+	s.states = readerStates
+	s.probe = rawProbe
+	return s
+}
+
+func listReaders() ([]string, error) {
+	readers, err := gopiv.Cards()
+	if err != nil {
+		return nil, fmt.Errorf("listing smart card readers: %w", mapErr(err))
+	}
+	return readers, nil
+}
+
+// lockFor returns the reader's lock channel, creating it on first use.
+func (s *Station) lockFor(reader string) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.locks[reader]
+	if !ok {
+		l = make(chan struct{}, 1)
+		s.locks[reader] = l
+	}
+	return l
+}
+
+// lock waits for the reader to be free of our own sessions, or ctx to end.
+func (s *Station) lock(ctx context.Context, reader string) (release func(), err error) {
+	l := s.lockFor(reader)
+	select {
+	case l <- struct{}{}:
+		return func() { <-l }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// tryLock takes the reader's lock only if it is free right now.
+func (s *Station) tryLock(reader string) (release func(), ok bool) {
+	l := s.lockFor(reader)
+	select {
+	case l <- struct{}{}:
+		return func() { <-l }, true
+	default:
+		return nil, false
+	}
+}
+
+func (s *Station) remember(reader string, serial uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for r, sn := range s.serials {
+		if sn == serial && r != reader {
+			delete(s.serials, r)
+		}
+	}
+	s.serials[reader] = serial
+}
+
+func (s *Station) forget(reader string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.serials, reader)
+}
+
+// serialIn returns the serial last seen in reader.
+func (s *Station) serialIn(reader string) (uint32, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn, ok := s.serials[reader]
+	return sn, ok
+}
+
+// readerOf returns the reader the serial was last seen in, or "".
+func (s *Station) readerOf(serial uint32) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for r, sn := range s.serials {
+		if sn == serial {
+			return r
+		}
+	}
+	return ""
+}
+
+// openReader opens the PIV applet of the card in reader with piv-go,
+// errors mapped. Only called on a reader just probed to hold our key (see
+// raw.go for why).
+func openReader(reader string) (*gopiv.YubiKey, error) {
+	yk, err := gopiv.Open(reader)
+	if err != nil {
+		return nil, fmt.Errorf("opening reader %q: %w", reader, mapErr(err))
+	}
+	return yk, nil
+}
+
+// Keys lists every connected YubiKey (every reader holding a card that
+// answers as a PIV applet). Readers without a card are skipped; a card that
+// cannot be identified (busy, not a PIV card) is listed with its error.
+// ErrNoService (wrapped) if pcscd is not reachable.
+func (s *Station) Keys(ctx context.Context) ([]hardware.Listed, error) {
+	readers, err := s.cards()
+	if err != nil {
+		return nil, err
+	}
+	var out []hardware.Listed
+	for _, r := range readers {
+		release, err := s.lock(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		info, err := rawInfo(r)
+		release()
+		switch {
+		case err == nil:
+			s.remember(r, info.Serial)
+			out = append(out, hardware.Listed{Info: info})
+		case isNoCard(err):
+			s.forget(r)
+		case errors.Is(err, hardware.ErrNoService):
+			return nil, err
+		default:
+			out = append(out, hardware.Listed{Info: hardware.Info{Reader: r}, Err: err})
+		}
+	}
+	return out, nil
+}
+
+// RetriesUnknown is Info.PINRetries when the card would not say: the PIN was
+// already verified in the card's current session, so the counter is full.
+const RetriesUnknown = -1
+
+// Open returns the token with the given serial. It checks the key is
+// connected now (hardware.ErrNotFound if not) but holds nothing open.
+func (s *Station) Open(ctx context.Context, serial uint32) (hardware.Token, error) {
+	return s.OpenToken(ctx, serial)
+}
+
+// OpenToken is Open returning the concrete *Token, for the administrative
+// helpers (PIN-protected management key, metadata, reset) that
+// hardware.Token does not have.
+func (s *Station) OpenToken(ctx context.Context, serial uint32) (*Token, error) {
+	_, release, err := s.locate(ctx, serial)
+	if err != nil {
+		return nil, err
+	}
+	release()
+	return &Token{serial: serial, st: s}, nil
+}
+
+// locate finds the reader holding serial and returns it locked: the reader
+// it was last seen in first, then every reader. The caller must call
+// release. hardware.ErrNotFound when absent; ErrBusy when absent from every
+// reader we could look into and some reader was held by another program.
+func (s *Station) locate(ctx context.Context, serial uint32) (string, func(), error) {
+	if r := s.readerOf(serial); r != "" {
+		release, err := s.lock(ctx, r)
+		if err != nil {
+			return "", nil, err
+		}
+		sn, err := s.probe(r)
+		if err == nil && sn == serial {
+			return r, release, nil
+		}
+		release()
+		if err != nil {
+			if errors.Is(err, ErrBusy) || errors.Is(err, hardware.ErrNoService) {
+				return "", nil, err
+			}
+			s.forget(r)
+		}
+	}
+	readers, err := s.cards()
+	if err != nil {
+		return "", nil, err
+	}
+	var busy error
+	for _, r := range readers {
+		release, ok := s.tryLock(r)
+		if !ok {
+			if sn, known := s.serialIn(r); known && sn != serial {
+				continue // one of our own sessions uses it: another key
+			}
+			var err error // maybe ours (Watch reading it, or unknown): wait
+			if release, err = s.lock(ctx, r); err != nil {
+				return "", nil, err
+			}
+		}
+		sn, err := s.probe(r)
+		switch {
+		case err == nil:
+			s.remember(r, sn)
+			if sn == serial {
+				return r, release, nil
+			}
+		case errors.Is(err, hardware.ErrNoService):
+			release()
+			return "", nil, err
+		case errors.Is(err, ErrBusy):
+			busy = err
+		case isNoCard(err):
+			s.forget(r)
+		}
+		release()
+	}
+	if busy != nil {
+		return "", nil, fmt.Errorf("YubiKey %d not found; a reader could not be checked: %w", serial, busy)
+	}
+	return "", nil, fmt.Errorf("YubiKey %d: %w", serial, hardware.ErrNotFound)
+}
+
+// formFactorName names a form factor the way hardware.Info documents it
+// ("USB-A keychain"); "" for none or unknown.
+func formFactorName(f gopiv.Formfactor) string {
+	return formFactorNameByte(byte(f))
+}
+
+// formFactorNameByte names the device-info form factor byte.
+func formFactorNameByte(f byte) string {
+	names := map[byte]string{
+		gopiv.FormfactorUSBAKeychain: "USB-A keychain", gopiv.FormfactorUSBANano: "USB-A nano",
+		gopiv.FormfactorUSBCKeychain: "USB-C keychain", gopiv.FormfactorUSBCNano: "USB-C nano",
+		gopiv.FormfactorUSBCLightningKeychain: "USB-C/Lightning keychain",
+	}
+	if n, ok := names[f&^0x80]; ok {
+		if f&0x80 != 0 {
+			n += " FIPS"
+		}
+		return n
+	}
+	return ""
+}
