@@ -31,7 +31,9 @@ type RosterMember struct {
 // VerifyOptions are the auditor's trust inputs. Nothing is fetched.
 type VerifyOptions struct {
 	// Roots are the attestation roots (the Yubico PIV CA, supplied by the
-	// caller). Nil fails every attestation check.
+	// caller). When nil, AttestationCheck alone decides (it must then hold
+	// the vendor roots, as piv-go's Verifier does); nil with no
+	// AttestationCheck fails every attestation check.
 	Roots *x509.CertPool
 	// NonProduction accepts a report whose attestation root is a test root
 	// ("TEST/non-production: …"); the verdict then says NON-PRODUCTION.
@@ -252,7 +254,16 @@ var yubicoSerialOID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 7}
 // chains to opts.Roots, at time at, and returns the attested serial.
 func attest(chain []*x509.Certificate, opts VerifyOptions, at time.Time) (uint32, string, error) {
 	if opts.Roots == nil {
-		return 0, "", errors.New("no attestation roots given")
+		if opts.AttestationCheck == nil {
+			return 0, "", errors.New("no attestation roots given")
+		}
+		// The caller's verifier holds the vendor roots (piv-go's Verifier
+		// with the Yubico PIV roots and the 2024 attestation CA chain).
+		serial, err := opts.AttestationCheck(chain[1], chain[0])
+		if err != nil {
+			return 0, "", fmt.Errorf("attestation verifier: %w", err)
+		}
+		return serial, fmt.Sprintf("YubiKey %d, chain to the Yubico PIV attestation roots", serial), nil
 	}
 	slot, device := chain[0], *chain[1]
 	// Some YubiKey 4 device certificates lack Basic Constraints (as piv-go notes).

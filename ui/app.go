@@ -38,6 +38,8 @@ type Options struct {
 	RevealFor time.Duration
 	// Width and Height set the initial size (0: ask the terminal, else 80×24).
 	Width, Height int
+	// Start is the screen to open on (StartPreflight for a new session).
+	Start Start
 }
 
 // env is what every screen shares: the engine, the one key map and styles
@@ -109,10 +111,36 @@ func New(ctx context.Context, eng Engine, opts Options) *Model {
 	if opts.Width > 0 && opts.Height > 0 {
 		m.w, m.h = opts.Width, opts.Height
 	}
-	m.scr = newPreflight(e)
+	switch opts.Start {
+	case StartQuorum:
+		m.scr = newCustodians(e, false)
+	case StartReauthorise:
+		m.scr = newCustodians(e, true)
+		m.resume = newRunbook(e)
+	case StartCloseOut:
+		m.scr = newCloseOut(e)
+	case StartSign:
+		m.scr = newSign(e)
+	default:
+		m.scr = newPreflight(e)
+	}
 	m.resize()
 	return m
 }
+
+// Start is the screen the console opens on. A new session starts at
+// preflight; a resumed one where it stopped. Nothing unlocked survives a
+// restart, so a session resumed in its runbook starts with re-authorisation.
+type Start int
+
+// Start screens.
+const (
+	StartPreflight   Start = iota
+	StartQuorum            // declared, custodians not yet all counted
+	StartReauthorise       // in the runbook: a fresh quorum, then the current step
+	StartCloseOut
+	StartSign
+)
 
 // Run shows the console until the session is locked (nil) or the operator
 // quits (ErrQuit). The terminal is restored on every path, including panics

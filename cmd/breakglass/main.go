@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/awnumar/memguard"
 )
 
 // env is what a subcommand may touch of the outside world. Tests build one
@@ -54,6 +56,7 @@ func main() {
 		getenv: os.Getenv, stdinFile: os.Stdin, guards: guards,
 	})
 	stop()
+	memguard.Purge() // wipe every locked buffer (revealed secrets, vault key) on every exit path
 	os.Exit(code)
 }
 

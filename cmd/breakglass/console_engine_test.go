@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"breakglass/audit"
+	"breakglass/hardware"
+	"breakglass/hardware/vyk"
+	"breakglass/runbook"
+	"breakglass/runbook/session"
+	"breakglass/ui"
+	"breakglass/vault"
+)
+
+// vykStation is a hardware.Station of in-process virtual YubiKeys.
+type vykStation struct {
+	tokens map[uint32]hardware.Token
+	pulled map[uint32]bool
+}
+
+func (s *vykStation) Keys(ctx context.Context) ([]hardware.Listed, error) {
+	var out []hardware.Listed
+	for sn, t := range s.tokens {
+		if s.pulled[sn] {
+			continue
+		}
+		info, err := t.Info(ctx)
+		out = append(out, hardware.Listed{Info: info, Err: err})
+	}
+	return out, nil
+}
+
+func (s *vykStation) Open(_ context.Context, serial uint32) (hardware.Token, error) {
+	if t, ok := s.tokens[serial]; ok && !s.pulled[serial] {
+		return t, nil
+	}
+	return nil, fmt.Errorf("YubiKey %d: %w", serial, hardware.ErrNotFound)
+}
+
+// journeyFixture is a 2-of-3 vault of enrolled virtual keys with the demo
+// secrets sealed, and the sample runbook.
+type journeyFixture struct {
+	dir       string
+	station   *vykStation
+	vaultPath string
+	trust     vault.VerifyOptions
+	rb        *runbook.Runbook
+	secrets   map[string]string
+	serials   []uint32
+	pins      map[uint32]string
+}
+
+const demoTOTP = "otpauth://totp/AWS:root?secret=JBSWY3DPEHPK3PXP&issuer=AWS"
+
+func newJourneyFixture(t *testing.T) *journeyFixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &journeyFixture{dir: t.TempDir(), station: &vykStation{tokens: map[uint32]hardware.Token{}, pulled: map[uint32]bool{}},
+		pins: map[uint32]string{}}
+	trust, testRoot, err := loadTrust("../../testdata/attestation-root.pem")
+	if err != nil || !testRoot {
+		t.Fatalf("loadTrust: %v %v", err, testRoot)
+	}
+	f.trust = trust
+	var custodians []vault.Custodian
+	for i, name := range []string{"Alice Example", "Bob Example", "Carol Example"} {
+		serial := uint32(10000001 + i)
+		card, err := vyk.New(vyk.Config{Serial: serial, Sleep: func(time.Duration) {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := vyk.NewToken(card)
+		f.station.tokens[serial] = tok
+		f.serials = append(f.serials, serial)
+		f.pins[serial] = hardware.DefaultPIN
+		c, err := vault.EnrolCustodian(ctx, tok, hardware.ManagementKey{Key: hardware.DefaultManagementKey}, name,
+			vault.EnrolOptions{PIN: hardware.DefaultPIN, Verify: trust})
+		if err != nil {
+			t.Fatalf("enrol %s: %v", name, err)
+		}
+		custodians = append(custodians, c)
+	}
+	v, err := vault.Create(custodians, 2, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sn := range f.serials {
+		if _, err := v.SignRoster(ctx, f.station.tokens[sn], hardware.DefaultPIN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.secrets = map[string]string{
+		"aws-root-password":       "correct-horse-battery-staple-7731",
+		"aws-root-totp":           demoTOTP,
+		"aws-root-recovery-codes": "RC-1111-AAAA\nRC-2222-BBBB\nRC-3333-CCCC\n",
+	}
+	kinds := map[string]vault.Kind{"aws-root-password": vault.KindPassword, "aws-root-totp": vault.KindTOTP, "aws-root-recovery-codes": vault.KindRecoveryCodes}
+	for name, val := range f.secrets {
+		if err := v.Seal(name, kinds[name], []byte(val), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.vaultPath = filepath.Join(f.dir, "vault.json")
+	if err := v.Save(f.vaultPath); err != nil {
+		t.Fatal(err)
+	}
+	f.rb, err = runbook.ParseFile("../../testdata/runbooks/cloud-root-recovery.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// engine starts a console engine on a fresh journal, as "breakglass console" does.
+func (f *journeyFixture) engine(t *testing.T, drill bool) *consoleEngine {
+	t.Helper()
+	v, err := vault.Load(f.vaultPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := &consoleEngine{station: f.station, vault: v, vaultPath: f.vaultPath, trust: f.trust, testRoot: true,
+		now: time.Now, binary: binaryInfo{Version: "test", SHA256: strings.Repeat("ab", 32)}, exportDir: filepath.Join(f.dir, "export"),
+		acked: map[string]string{}, sigs: map[string][]byte{}}
+	if err := os.MkdirAll(eng.exportDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	id := newSessionID(time.Now())
+	st := audit.StationData{BinaryVersion: "test", BinarySHA256: eng.binary.SHA256, VaultFingerprint: v.Fingerprint(),
+		AttestationRoot: "TEST/non-production: breakglass TEST ONLY attestation root"}
+	j, err := audit.Create(filepath.Join(f.dir, id+".journal"), id, st, audit.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	if _, err := j.Append("breakglass", audit.TypeStation, st); err != nil {
+		t.Fatal(err)
+	}
+	s, err := session.New(session.Config{Runbook: f.rb, Recorder: journalRecorder{j}, Now: time.Now, Threshold: 2, Window: time.Hour, Drill: drill})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.journal, eng.sess, eng.sessionID, eng.unlock = j, s, id, v.Unlocker(f.trust)
+	return eng
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runSteps completes every runbook step, revealing each secret a step names.
+func runSteps(t *testing.T, eng *consoleEngine, revealed map[string][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	for i, st := range eng.Steps() {
+		for j := range st.Checks {
+			must(t, eng.Tick(i, j))
+		}
+		for j := range st.Evidence {
+			must(t, eng.Answer(i, j, fmt.Sprintf("evidence %d of %s", j, st.ID)))
+		}
+		for _, name := range st.Secrets {
+			sec, err := eng.Reveal(ctx, i, name)
+			must(t, err)
+			if sec.Value != nil {
+				revealed[name] = bytes.Clone(sec.Value())
+			}
+			if sec.Kind == ui.TOTPSeed && sec.Value != nil {
+				if code := sec.TOTP.Code(time.Now()); len(code) != 6 {
+					t.Errorf("TOTP code %q", code)
+				}
+			}
+		}
+		for _, c := range st.Confirmers {
+			must(t, eng.Confirm(i, c))
+		}
+		must(t, eng.Complete(i))
+	}
+}
+
+// TestConsoleJourney drives the engine the console uses through a whole
+// session with virtual YubiKeys, then verifies the exported report as an
+// auditor would, and scans every file written for the secrets' bytes.
+func TestConsoleJourney(t *testing.T) {
+	f := newJourneyFixture(t)
+	ctx := context.Background()
+	eng := f.engine(t, false)
+
+	checks := eng.Preflight(ctx)
+	for _, c := range checks {
+		if c.Status == ui.Fail {
+			t.Fatalf("preflight %s failed: %s", c.Name, c.Detail)
+		}
+		if c.Status == ui.Warn {
+			must(t, eng.AcknowledgeWarning(c.Name, "test station"))
+		}
+	}
+	must(t, eng.ConfirmClock(time.Now(), true))
+	must(t, eng.Declare(ui.Declaration{Operator: "Olive Operator", Ticket: "INC-42", WhatBroke: "SSO down"}))
+
+	// One custodian alone does not open the vault; the same one twice counts once.
+	q, err := eng.AddCustodian(ctx, f.serials[0], "123456")
+	must(t, err)
+	if q.Have != 1 || q.Met() {
+		t.Fatalf("after one custodian: %+v", q)
+	}
+	if _, err := eng.AddCustodian(ctx, f.serials[0], "123456"); !errors.Is(err, ui.ErrAlreadyCounted) {
+		t.Fatalf("same custodian twice: %v, want ErrAlreadyCounted", err)
+	}
+	// A wrong PIN counts nobody and says how many tries are left.
+	var wp *ui.WrongPINError
+	if _, err := eng.AddCustodian(ctx, f.serials[1], "999999"); !errors.As(err, &wp) || wp.Retries != 2 {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	if _, err := eng.AddCustodian(ctx, 424242, "123456"); !errors.Is(err, ui.ErrKeyRemoved) {
+		t.Fatalf("absent key: %v", err)
+	}
+	q, err = eng.AddCustodian(ctx, f.serials[1], "123456")
+	must(t, err)
+	if !q.Met() {
+		t.Fatalf("quorum not met: %+v", q)
+	}
+
+	revealed := map[string][]byte{}
+	runSteps(t, eng, revealed)
+	for name, want := range f.secrets {
+		if string(revealed[name]) != want {
+			t.Errorf("revealed %s = %q", name, revealed[name])
+		}
+	}
+	if rot := eng.MustRotate(); len(rot) != 3 {
+		t.Errorf("must rotate %v, want the three revealed", rot)
+	}
+	for _, q := range eng.CloseOutQuestions() {
+		ans := "answer to " + q.ID
+		if strings.Contains(q.Text, `"no"`) {
+			ans = "no"
+		}
+		must(t, eng.AnswerCloseOut(q.ID, ans))
+	}
+	if _, err := eng.Export(ctx, eng.exportDir); !errors.Is(err, session.ErrNotEnoughSigners) {
+		t.Fatalf("export before signatures: %v", err)
+	}
+	must(t, eng.Sign(ctx, f.serials[0], "123456"))
+	if _, err := eng.Export(ctx, eng.exportDir); err == nil {
+		t.Fatal("export with one signature succeeded")
+	}
+	must(t, eng.Sign(ctx, f.serials[1], "123456"))
+	files, err := eng.Export(ctx, eng.exportDir)
+	must(t, err)
+	sum := eng.Lock()
+	if !sum.Wiped || len(sum.Exported) != 2 {
+		t.Fatalf("lock summary %+v", sum)
+	}
+
+	vo := verifyOptions{Vault: f.vaultPath, AttestationRoot: "../../testdata/attestation-root.pem"}
+	opts, err := vo.options()
+	must(t, err)
+	verdict, err := audit.VerifyReportFile(files[0].Path, opts)
+	if err != nil {
+		var buf bytes.Buffer
+		if verdict != nil {
+			verdict.Print(&buf)
+		}
+		t.Fatalf("report does not verify: %v\n%s", err, buf.String())
+	}
+
+	// Invariant 3: no file the session wrote holds a secret's bytes.
+	filepath.Walk(f.dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		for name, val := range f.secrets {
+			for _, piece := range strings.Split(strings.TrimSpace(val), "\n") {
+				if bytes.Contains(b, []byte(piece)) {
+					t.Errorf("%s contains secret %s", p, name)
+				}
+			}
+		}
+		return nil
+	})
+	// The revealed secrets are burned in the vault until rotated.
+	v, err := vault.Load(f.vaultPath)
+	must(t, err)
+	for name := range f.secrets {
+		if s, _ := v.Secret(name); !s.Burned() {
+			t.Errorf("%s not marked revealed in the vault", name)
+		}
+	}
+}

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"breakglass/hardware"
+	"breakglass/hardware/piv"
+	"breakglass/vault"
+)
+
+func init() {
+	register(command{
+		name:    "enrol",
+		summary: "prepare a custodian's YubiKey: attested decryption and signing keys, custodian file",
+		run:     runEnrol,
+	})
+}
+
+// vaultNow is the clock of the vault commands; tests replace it.
+var vaultNow = time.Now
+
+// pinMetadataReader is the optional ability (hardware/piv's *Token) to say
+// whether the PIN and PUK are still the factory defaults.
+type pinMetadataReader interface {
+	PINMetadata(ctx context.Context) (piv.Metadata, error)
+	PUKMetadata(ctx context.Context) (piv.Metadata, error)
+}
+
+// mgmtKeyAdmin is the optional ability (hardware/piv's *Token) to detect the
+// factory management key and replace it by a PIN-protected random one.
+type mgmtKeyAdmin interface {
+	UsesDefaultManagementKey(ctx context.Context) (bool, error)
+	SetPINProtectedManagementKey(ctx context.Context, oldKey []byte, pin string) ([]byte, error)
+}
+
+// enrolOptions are the flags of "breakglass enrol".
+type enrolOptions struct {
+	Name            string
+	ID              string
+	Serial          uint32
+	Slot            hardware.Slot
+	SignSlot        hardware.Slot
+	ReplaceSignKey  bool
+	MgmtKeyHex      string
+	PINFile         string
+	Out             string
+	AttestationRoot string
+	BackupOf        string
+	ProtectMgmtKey  bool
+	ConfirmLast     bool
+}
+
+const enrolUsage = `Usage: breakglass enrol --name NAME --serial N [flags]
+
+Prepares one custodian's YubiKey for the vault. It generates, on the key:
+  - a P-256 decryption key in the first free retired slot (82..95), PIN once,
+    touch always, with an age-plugin-yubikey certificate, so the custodian's
+    share also opens with the stock "age" CLI and age-plugin-yubikey;
+  - a P-256 signing key in slot 9c, PIN always, touch always, for the roster
+    and the reports.
+Both keys are attested and the attestations verified before anything is
+written. It then writes NAME.custodian.json (public keys and attestations
+only) into --out and prints the age-plugin-yubikey identity.
+
+A key still using the factory PIN or PUK is refused: change them first.
+The management key is the factory one unless --mgmt-key is given (or the key
+already has a PIN-protected one); --protect-mgmt-key (or "y" at the prompt)
+then replaces the factory key by a random PIN-protected one, as ykman does.
+
+Flags:
+  --name NAME              custodian's display name (required unless --backup-of)
+  --serial N               YubiKey serial (required; "breakglass keys" lists them)
+  --id ID                  roster ID (default: from the name, "alice-example")
+  --slot 82                retired slot for the decryption key (default: first free)
+  --sign-slot 9c           slot for the signing key
+  --replace-sign-key       replace a key already in the signing slot
+  --mgmt-key HEX           management key (default: factory key, or PIN-protected)
+  --protect-mgmt-key       replace the factory management key by a PIN-protected one
+  --pin-file FILE          read the PIN from FILE (scripts); default: prompt
+  --confirm-last-retry     try the PIN even if only one attempt is left
+  --out DIR                where to write the custodian file (default ".")
+  --backup-of FILE         enrol a backup key for the custodian in FILE (same ID)
+  --attestation-root PEM   trust this (TEST) attestation root instead of Yubico's
+
+Examples:
+  breakglass enrol --name "Alice Example" --serial 10000001
+  breakglass enrol --backup-of alice-example.custodian.json --serial 10000004
+  breakglass enrol --name "Bob Example" --serial 10000002 --pin-file bob.pin --out custodians
+`
+
+// slotFlag parses a slot written in hex ("82", "9c") into a hardware.Slot.
+type slotFlag struct{ s *hardware.Slot }
+
+func (f slotFlag) String() string {
+	if f.s == nil || *f.s == 0 {
+		return ""
+	}
+	return f.s.String()
+}
+
+func (f slotFlag) Set(v string) error {
+	n, err := strconv.ParseUint(v, 16, 8)
+	if err != nil || !hardware.Slot(n).Valid() {
+		return fmt.Errorf("%q is not a PIV key slot (9a 9c 9d 9e 82..95)", v)
+	}
+	*f.s = hardware.Slot(n)
+	return nil
+}
+
+func runEnrol(ctx context.Context, e *env, args []string) int {
+	var o enrolOptions
+	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() { fmt.Fprint(e.stderr, enrolUsage) }
+	var serial uint64
+	fs.StringVar(&o.Name, "name", "", "")
+	fs.StringVar(&o.ID, "id", "", "")
+	fs.Uint64Var(&serial, "serial", 0, "")
+	fs.Var(slotFlag{&o.Slot}, "slot", "")
+	fs.Var(slotFlag{&o.SignSlot}, "sign-slot", "")
+	fs.BoolVar(&o.ReplaceSignKey, "replace-sign-key", false, "")
+	fs.StringVar(&o.MgmtKeyHex, "mgmt-key", "", "")
+	fs.BoolVar(&o.ProtectMgmtKey, "protect-mgmt-key", false, "")
+	fs.StringVar(&o.PINFile, "pin-file", "", "")
+	fs.BoolVar(&o.ConfirmLast, "confirm-last-retry", false, "")
+	fs.StringVar(&o.Out, "out", ".", "")
+	fs.StringVar(&o.BackupOf, "backup-of", "", "")
+	fs.StringVar(&o.AttestationRoot, "attestation-root", "", "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintf(e.stderr, "breakglass enrol: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	case serial == 0 || serial > 1<<32-1:
+		fmt.Fprintln(e.stderr, "breakglass enrol: --serial is required: the YubiKey's serial number (\"breakglass keys\" lists the connected keys)")
+		return 2
+	case o.Name == "" && o.BackupOf == "":
+		fmt.Fprintln(e.stderr, "breakglass enrol: --name is required: the custodian's name as it should appear on the roster")
+		return 2
+	case o.BackupOf != "" && o.ID != "":
+		fmt.Fprintln(e.stderr, "breakglass enrol: --id cannot be used with --backup-of: a backup key keeps the custodian's ID")
+		return 2
+	case o.Slot != 0 && !o.Slot.Retired():
+		fmt.Fprintf(e.stderr, "breakglass enrol: --slot %s: the decryption key goes in a retired slot 82..95\n", o.Slot)
+		return 2
+	}
+	o.Serial = uint32(serial)
+	return o.exec(ctx, e)
+}
+
+func (o *enrolOptions) exec(ctx context.Context, e *env) int {
+	fail := func(err error) int { printErr(e.stderr, "enrol", err); return 1 }
+	trust, testRoot, err := loadTrust(o.AttestationRoot)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "breakglass enrol: %v\nGive a PEM file holding the attestation root certificate.\n", err)
+		return 2
+	}
+	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
+	var mgmt hardware.ManagementKey
+	if o.MgmtKeyHex != "" {
+		k, err := hex.DecodeString(o.MgmtKeyHex)
+		if err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
+			fmt.Fprintln(e.stderr, "breakglass enrol: --mgmt-key must be 32, 48 or 64 hex digits (an AES-128/192/256 or 3DES key)")
+			return 2
+		}
+		mgmt.Key = k
+	}
+	if fi, err := os.Stat(o.Out); err != nil || !fi.IsDir() {
+		fmt.Fprintf(e.stderr, "breakglass enrol: output directory %q does not exist: create it or give another --out\n", o.Out)
+		return 2
+	}
+	name, id := o.Name, o.ID
+	var prior *vault.Custodian
+	if o.BackupOf != "" {
+		c, err := vault.LoadCustodianFile(o.BackupOf)
+		if err != nil {
+			return fail(fmt.Errorf("%w\n  --backup-of must be a custodian file written by \"breakglass enrol\"", err))
+		}
+		if name != "" && name != c.Name {
+			return fail(fmt.Errorf("--name %q differs from the name %q in %s: leave --name out for a backup key", name, c.Name, o.BackupOf))
+		}
+		if slices.Contains(c.Serials(), o.Serial) {
+			return fail(fmt.Errorf("YubiKey %d is already a key of %s in %s: a backup must be another YubiKey", o.Serial, c, o.BackupOf))
+		}
+		name, id, prior = c.Name, c.ID, &c
+	}
+
+	st := newStation()
+	tok, err := openCustodianKey(ctx, st, o.Serial)
+	if err != nil {
+		return fail(err)
+	}
+	if err := refuseDefaultPINs(ctx, e, tok); err != nil {
+		return fail(err)
+	}
+	pin, err := o.readPIN(ctx, e, tok, name)
+	if err != nil {
+		return fail(err)
+	}
+	if pin == hardware.DefaultPIN {
+		return fail(fmt.Errorf("YubiKey %d still uses the factory PIN 123456: change it first with\n  ykman --device %d piv access change-pin", o.Serial, o.Serial))
+	}
+	if err := vault.CheckPINRetries(ctx, tok, o.ConfirmLast); err != nil {
+		return fail(fmt.Errorf("YubiKey %d: %w", o.Serial, err))
+	}
+	if err := tok.VerifyPIN(ctx, pin); err != nil {
+		return fail(fmt.Errorf("verifying the PIN of YubiKey %d: %w", o.Serial, err))
+	}
+	admin, hasAdmin := tok.(mgmtKeyAdmin)
+	defaultMgmt := false
+	if mgmt.Key == nil {
+		mgmt.Key = hardware.DefaultManagementKey
+		if hasAdmin {
+			if defaultMgmt, err = admin.UsesDefaultManagementKey(ctx); err != nil {
+				return fail(fmt.Errorf("reading the management key metadata of YubiKey %d: %w", o.Serial, err))
+			}
+			if !defaultMgmt {
+				mgmt = hardware.ManagementKey{PIN: pin}
+			}
+		}
+	}
+
+	fmt.Fprintf(e.stderr, "Generating the decryption and signing keys on YubiKey %d: touch it each time it blinks.\n", o.Serial)
+	tctx := hardware.WithTouchPrompt(ctx, touchPrompt(e.stderr, o.Serial))
+	now := vaultNow()
+	c, err := vault.EnrolCustodian(tctx, tok, mgmt, name, vault.EnrolOptions{
+		ID: id, PIN: pin, Slot: o.Slot, SignSlot: o.SignSlot, ReplaceSignKey: o.ReplaceSignKey,
+		Verify: trust, Now: now,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("%w\n  no custodian file was written", err))
+	}
+	file := c.ID + ".custodian.json"
+	if prior != nil {
+		file = fmt.Sprintf("%s.backup-%d.custodian.json", c.ID, o.Serial)
+	}
+	path := filepath.Join(o.Out, file)
+	if err := vault.WriteCustodianFile(path, c); err != nil {
+		return fail(err)
+	}
+	k := c.Keys[0]
+	trustNote := "genuine YubiKey (Yubico root)"
+	if testRoot {
+		trustNote = "TEST root (not production)"
+	}
+	fmt.Fprintf(e.stdout, "Enrolled %s on YubiKey %d", c, o.Serial)
+	if prior != nil {
+		fmt.Fprintf(e.stdout, " as a backup key (with %d)", prior.Serials()[0])
+	}
+	fmt.Fprintf(e.stdout, "\n  decryption key: slot %s (PIN %s, touch %s) %s\n", k.Decrypt.Slot.PIV(), k.Decrypt.PIN, k.Decrypt.Touch, k.Decrypt.Recipient)
+	fmt.Fprintf(e.stdout, "  signing key:    slot %s (PIN always, touch always)\n", k.Sign.Slot.PIV())
+	fmt.Fprintf(e.stdout, "  attestation:    both keys verified, %s\n", trustNote)
+	fmt.Fprintf(e.stdout, "Wrote %s: give it to whoever runs \"breakglass vault init\".\n", path)
+	if id, err := vault.AgeIdentityFile(c, k, now); err == nil {
+		fmt.Fprintf(e.stdout, "\nage-plugin-yubikey identity (save it to open your share with the stock age CLI):\n%s", id)
+	}
+	return o.protectMgmtKey(ctx, e, tok, admin, hasAdmin, defaultMgmt, pin)
+}
+
+// readPIN reads the PIN from --pin-file or the terminal prompt.
+func (o *enrolOptions) readPIN(ctx context.Context, e *env, tok hardware.Token, name string) (string, error) {
+	if o.PINFile != "" {
+		return readPINFile(o.PINFile, e.stderr)
+	}
+	retries := -1
+	if in, err := tok.Info(ctx); err == nil {
+		retries = in.PINRetries
+	}
+	return pinSource{files: pinFileFlag{}, e: e}.pin(name, o.Serial, retries)
+}
+
+// refuseDefaultPINs refuses a key whose PIN or PUK is still the factory
+// default, when the key can say so; otherwise it says it could not tell.
+func refuseDefaultPINs(ctx context.Context, e *env, tok hardware.Token) error {
+	md, ok := tok.(pinMetadataReader)
+	if !ok {
+		fmt.Fprintf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory PIN or PUK (no PIN metadata): make sure both were changed\n", tok.Serial())
+		return nil
+	}
+	pin, err := md.PINMetadata(ctx)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "note: cannot read the PIN metadata of YubiKey %d (%v): make sure the PIN and PUK were changed\n", tok.Serial(), err)
+		return nil
+	}
+	if pin.Default {
+		return fmt.Errorf("YubiKey %d still uses the factory PIN: change it first with\n  ykman --device %d piv access change-pin", tok.Serial(), tok.Serial())
+	}
+	puk, err := md.PUKMetadata(ctx)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "note: cannot read the PUK metadata of YubiKey %d (%v): make sure the PUK was changed\n", tok.Serial(), err)
+		return nil
+	}
+	if puk.Default {
+		return fmt.Errorf("YubiKey %d still uses the factory PUK: change it first with\n  ykman --device %d piv access change-puk", tok.Serial(), tok.Serial())
+	}
+	return nil
+}
+
+// protectMgmtKey offers to replace the factory management key with a
+// random PIN-protected one; the new key is never shown.
+func (o *enrolOptions) protectMgmtKey(ctx context.Context, e *env, tok hardware.Token, admin mgmtKeyAdmin, hasAdmin, isDefault bool, pin string) int {
+	if o.MgmtKeyHex != "" {
+		return 0
+	}
+	if !hasAdmin {
+		fmt.Fprintf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory management key; if it does, protect it with\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
+		return 0
+	}
+	if !isDefault {
+		return 0
+	}
+	do := o.ProtectMgmtKey
+	if !do && stdinIsTerminal(e) {
+		var err error
+		if do, err = askYesNo(e, fmt.Sprintf("YubiKey %d uses the factory management key. Replace it with a random PIN-protected one (like ykman)?", tok.Serial())); err != nil {
+			printErr(e.stderr, "enrol", err)
+			return 1
+		}
+	}
+	if !do {
+		fmt.Fprintf(e.stderr, "note: YubiKey %d still uses the factory management key: anyone holding it can replace its keys. Protect it with --protect-mgmt-key or\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
+		return 0
+	}
+	if _, err := admin.SetPINProtectedManagementKey(ctx, hardware.DefaultManagementKey, pin); err != nil {
+		printErr(e.stderr, "enrol", fmt.Errorf("protecting the management key of YubiKey %d (the enrolment itself succeeded; the factory key is unchanged): %w", tok.Serial(), err))
+		return 1
+	}
+	fmt.Fprintf(e.stdout, "Replaced the factory management key of YubiKey %d by a random one protected by the PIN.\n", tok.Serial())
+	return 0
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"breakglass/vault"
+)
+
+func TestVaultInspect(t *testing.T) {
+	k, path := newVTVault(t)
+	for _, s := range []struct{ name, kind, value string }{
+		{"aws-root-password", "password", vtPassword},
+		{"aws-root-totp", "totp", vtTOTP},
+	} {
+		if code, _, stderr := breakglass(t, s.value, sealArgs(k, path, s.name, s.kind)...); code != 0 {
+			t.Fatal(stderr)
+		}
+	}
+	v, err := vault.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkRevealed("aws-root-password", "S-42", k.now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	k.now = k.now.AddDate(0, 0, 400)
+
+	code, stdout, stderr := breakglass(t, "", "vault", "inspect", path, "--attestation-root", k.root)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		v.Fingerprint(), "2 of 3 custodians", "✓ every custodian signed", "TEST root",
+		"Alice Example", "10000003", "aws-root-totp", "400 days",
+		"REVEALED in session S-42 at 2026-11-23 10:00 UTC — rotate now",
+		"aws-root-totp was sealed 400 days ago: rotation overdue",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "TEST ATTESTATION ROOT") {
+		t.Errorf("no test-root warning: %s", stderr)
+	}
+
+	code, stdout, _ = breakglass(t, "", "vault", "inspect", "--json", "--attestation-root", k.root, path)
+	var r inspectReport
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || code != 0 {
+		t.Fatalf("exit %d, JSON %v:\n%s", code, err, stdout)
+	}
+	if !r.RosterOK || r.Threshold != 2 || len(r.Custodians) != 3 || len(r.Secrets) != 2 || !r.Secrets[0].Burned || !r.Secrets[1].RotationOverdue {
+		t.Errorf("report = %+v", r)
+	}
+}
+
+func TestVaultInspectFailures(t *testing.T) {
+	k, path := newVTVault(t)
+	garbage := filepath.Join(k.dir, "garbage.json")
+	if err := os.WriteFile(garbage, []byte(`{"format":"breakglass-vault","version":1,`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{"yubico roots", []string{path}, 1, "DOES NOT VERIFY"},
+		{"malformed", []string{garbage, "--attestation-root", k.root}, 1, "garbage.json"},
+		{"missing", []string{filepath.Join(k.dir, "none.json")}, 1, "none.json"},
+		{"no file", nil, 2, "exactly one vault FILE"},
+		{"two files", []string{path, path}, 2, "exactly one vault FILE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := breakglass(t, "", append([]string{"vault", "inspect"}, tc.args...)...)
+			if code != tc.wantCode || !strings.Contains(stdout+stderr, tc.wantOut) {
+				t.Errorf("exit %d, want %d with %q\n%s%s", code, tc.wantCode, tc.wantOut, stdout, stderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# make demo: a private pcscd with three virtual YubiKeys, three demo
+# custodians enrolled in a 2-of-3 demo vault, and the console on the sample
+# runbook. Everything lives under build/demo; the system pcscd is untouched.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${BIN:-$root/build/bin}
+D=${DEMO_DIR:-$root/build/demo}
+mkdir -p "$D"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "make demo: the virtual station runs its own pcscd in a private mount namespace, which needs root." >&2
+  echo "Run: sudo make demo" >&2
+  exit 1
+fi
+
+: > "$D/station.env"
+"$BIN/station" --dir "$D/station" --keys 3 --touch-delay "${TOUCH_DELAY:-1500ms}" > "$D/station.env" 2> "$D/station.log" &
+spid=$!
+cleanup() { kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq 1 600); do
+  [ -s "$D/station.env" ] && break
+  if ! kill -0 "$spid" 2>/dev/null; then
+    echo "make demo: the virtual station did not start; its log:" >&2; cat "$D/station.log" >&2; exit 1
+  fi
+  sleep 0.1
+done
+[ -s "$D/station.env" ] || { echo "make demo: the virtual station did not come up in 60 s; see $D/station.log" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$D/station.env"
+export PCSCLITE_CSOCK_NAME
+
+BIN="$BIN" "$root/testdata/scripts/demo-setup.sh" "$D"
+
+cat <<MSG
+
+  breakglass DEMO — three virtual YubiKeys are inserted (serials 10000001-10000003).
+  Custodians and PINs:  Alice Example 111111 · Bob Example 222222 · Carol Example 333333
+  The vault is 2-of-3: any two custodians unlock it. Touch is simulated (a short wait).
+  The signed report is written to $D/export; verify it afterwards with:
+    $BIN/breakglass verify --attestation-root testdata/attestation-root.pem --vault $D/vault.json $D/export/breakglass-report-*.jws.json
+
+MSG
+if [ ! -t 0 ]; then
+  echo "make demo: standard input is not a terminal; the station and vault are ready in $D, not opening the console." >&2
+  exit 0
+fi
+read -r -p "Press Enter to open the console... " _
+"$BIN/breakglass" console \
+  --vault "$D/vault.json" \
+  --runbook "$root/testdata/runbooks/cloud-root-recovery.md" \
+  --state-dir "$D/state" \
+  --export "$D/export" \
+  --attestation-root "$root/testdata/attestation-root.pem" \
+  --demo-pins "Alice Example=111111,Bob Example=222222,Carol Example=333333"
