@@ -330,7 +330,7 @@ func (m *Model) header() string {
 		lines = append(lines, st.Banner.Render(" DRILL — secrets are checked, never shown "))
 	}
 	if e.mode.Demo {
-		lines = append(lines, st.Banner.Render(" DEMO — virtual YubiKeys ")+" "+demoPINs(e.opts.DemoPINs))
+		lines = append(lines, st.Banner.Render(" DEMO ")+" virtual keys · PINs: "+demoPINs(e.opts.DemoPINs))
 	}
 	return fit(strings.Join(lines, "\n"), m.w)
 }
@@ -420,7 +420,7 @@ func demoPINs(p map[string]string) string {
 	slices.Sort(names)
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = n + " PIN " + p[n]
+		parts[i] = n + " " + p[n]
 	}
 	return strings.Join(parts, " · ")
 }

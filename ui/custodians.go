@@ -323,6 +323,8 @@ func (s *custodiansScreen) view() string {
 		b.WriteString(st.Warning.Render("! The unlock window expired: secrets are locked.") +
 			"\n  Custodians must present their keys again to continue the runbook.\n\n")
 	}
+	fmt.Fprintf(&b, "%s %s · check it matches your card\n\n",
+		st.Title.Render("Vault fingerprint"), s.e.eng.Fingerprint())
 	fmt.Fprintf(&b, "%s  %d of %d counted\n", st.Title.Render("Quorum"), s.q.Have, s.q.Need)
 	for _, c := range s.q.Counted {
 		fmt.Fprintf(&b, "  %s %-16s key %d\n", st.Pass.Render("✓"), c.Name, c.Serial)

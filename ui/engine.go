@@ -100,6 +100,9 @@ type Engine interface {
 
 	// Mode reports the banners to show.
 	Mode() Mode
+	// Fingerprint is the vault's short fingerprint, shown before any PIN is
+	// typed so custodians can compare it with their printed card.
+	Fingerprint() string
 }
 
 // Mode is how this session differs from a production break-glass.

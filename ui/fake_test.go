@@ -293,4 +293,6 @@ func (f *fakeEngine) Lock() Summary {
 }
 func (f *fakeEngine) Mode() Mode { return f.mode }
 
+func (f *fakeEngine) Fingerprint() string { return "2095-85F9-A036-2283-CC52" }
+
 var _ Engine = (*fakeEngine)(nil)

@@ -95,6 +95,9 @@ func (c *consoleEngine) Mode() ui.Mode {
 	return ui.Mode{Demo: c.demo, TestRoot: c.testRoot, Drill: c.sess.Drill()}
 }
 
+// Fingerprint is the vault fingerprint custodians compare with their card.
+func (c *consoleEngine) Fingerprint() string { return c.vault.Fingerprint() }
+
 // Runbook names the runbook with its hash prefix, so it can be compared with the reviewed copy.
 func (c *consoleEngine) Runbook() string {
 	rb := c.sess.Runbook()

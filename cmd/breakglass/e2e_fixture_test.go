@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"breakglass/hardware/station"
+)
+
+// demoStation is a private pcscd with three virtual YubiKeys (serials
+// 10000001-10000003) prepared by testdata/scripts/demo-setup.sh exactly as
+// `make demo` does: PINs 111111/222222/333333, three custodians enrolled, a
+// 2-of-3 vault with the three demo secrets sealed.
+type demoStation struct {
+	st      *station.Station
+	dir     string // demo directory: vault.json, custodians/, pins/
+	bin     string // the breakglass binary
+	repo    string
+	vault   string
+	runbook string
+	root    string // TEST attestation root PEM
+	env     []string
+	pins    map[uint32]string
+}
+
+// demoSecrets are the values demo-setup.sh seals; no artefact may contain them.
+var demoSecrets = []string{
+	"Demo-Only-Pa55word!", // aws-root-password
+	"JBSWY3DPEHPK3PXP",    // aws-root-totp seed
+	"demo-a1b2-c3d4",      // aws-root-recovery-codes
+	"demo-m3n4-o5p6",
+}
+
+// newDemoStation starts the station and runs demo-setup.sh. touch is the
+// simulated touch delay of every key.
+func newDemoStation(t *testing.T, touch time.Duration) *demoStation {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test through pcscd")
+	}
+	st := station.ForTest(t,
+		station.KeySpec{Serial: 10000001, TouchDelay: touch},
+		station.KeySpec{Serial: 10000002, TouchDelay: touch},
+		station.KeySpec{Serial: 10000003, TouchDelay: touch})
+	d := &demoStation{st: st, dir: t.TempDir(), bin: e2eBinary(t),
+		pins: map[uint32]string{10000001: "111111", 10000002: "222222", 10000003: "333333"}}
+	var err error
+	if d.repo, err = filepath.Abs("../.."); err != nil {
+		t.Fatal(err)
+	}
+	d.vault = filepath.Join(d.dir, "vault.json")
+	d.runbook = filepath.Join(d.repo, "testdata", "runbooks", "cloud-root-recovery.md")
+	d.root = filepath.Join(d.repo, "testdata", "attestation-root.pem")
+	d.env = append(append(os.Environ(), st.Env()...), "BIN="+filepath.Dir(d.bin))
+	cmd := exec.Command(filepath.Join(d.repo, "testdata", "scripts", "demo-setup.sh"), d.dir)
+	cmd.Env = d.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("demo-setup.sh: %v\n%s", err, out)
+	}
+	return d
+}
+
+// run runs the breakglass binary with the station's environment.
+func (d *demoStation) run(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(d.bin, args...)
+	cmd.Env = d.env
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running breakglass %v: %v", args, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// consoleArgs are the console flags `make demo` uses, with the given
+// state and export directories.
+func (d *demoStation) consoleArgs(state, export string, extra ...string) []string {
+	return append([]string{"console", "--vault", d.vault, "--runbook", d.runbook,
+		"--state-dir", state, "--export", export, "--attestation-root", d.root}, extra...)
+}
+
+// tmuxConsole is a real terminal (tmux, 80x24 unless resized) running a command.
+type tmuxConsole struct {
+	t       *testing.T
+	name    string
+	socket  string
+	logFile string
+}
+
+// startTmux runs argv in a detached tmux session on a private tmux server.
+// The command's exit status is written to the log file when it ends.
+func (d *demoStation) startTmux(t *testing.T, w, h int, argv ...string) *tmuxConsole {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatalf("tmux is needed for the console e2e tests (make deps installs it): %v", err)
+	}
+	dir := t.TempDir()
+	c := &tmuxConsole{t: t, name: "bg", socket: filepath.Join(dir, "tmux.sock"), logFile: filepath.Join(dir, "exit")}
+	var q []string
+	for _, a := range argv {
+		q = append(q, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	script := fmt.Sprintf("%s; echo $? > %s; sleep 3600", strings.Join(q, " "), c.logFile)
+	args := []string{"-S", c.socket, "new-session", "-d", "-s", c.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "sh", "-c", script}
+	cmd := exec.Command("tmux", args...)
+	cmd.Env = append(d.env, "TERM=xterm-256color", "NO_COLOR=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("starting tmux: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("tmux", "-S", c.socket, "kill-server").Run() })
+	return c
+}
+
+func (c *tmuxConsole) tmux(args ...string) string {
+	c.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", c.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// keys sends tmux key names ("Enter", "Down", "Space", "C-c", "y").
+func (c *tmuxConsole) keys(keys ...string) {
+	c.t.Helper()
+	c.tmux(append([]string{"send-keys", "-t", c.name}, keys...)...)
+}
+
+// typeText types literal text.
+func (c *tmuxConsole) typeText(s string) {
+	c.t.Helper()
+	c.tmux("send-keys", "-t", c.name, "-l", s)
+}
+
+// screen is the visible pane.
+func (c *tmuxConsole) screen() string {
+	c.t.Helper()
+	return c.tmux("capture-pane", "-p", "-t", c.name)
+}
+
+// scrollback is the pane with its whole history.
+func (c *tmuxConsole) scrollback() string {
+	c.t.Helper()
+	return c.tmux("capture-pane", "-p", "-S", "-", "-t", c.name)
+}
+
+// waitFor polls the screen until it contains want, failing with the last
+// screen after timeout. It waits on a condition; it asserts no timing.
+func (c *tmuxConsole) waitFor(want string, timeout time.Duration) string {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s := c.screen()
+		if strings.Contains(s, want) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("screen never showed %q; last screen:\n%s", want, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// exitCode waits for the command to end and returns its exit status.
+func (c *tmuxConsole) exitCode(timeout time.Duration) int {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if b, err := os.ReadFile(c.logFile); err == nil && len(bytes.TrimSpace(b)) > 0 {
+			var code int
+			fmt.Sscan(string(b), &code)
+			return code
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("command did not end; last screen:\n%s", c.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
