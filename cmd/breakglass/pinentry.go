@@ -164,6 +164,7 @@ type pinSource struct {
 // nor a terminal.
 func (s pinSource) pin(name string, serial uint32, retries int) (string, error) {
 	if f, ok := s.files[serial]; ok {
+		fmt.Fprintf(s.e.stderr, "%s(read from %s)\n", pinPrompt(name, serial, retries), f)
 		return readPINFile(f, s.e.stderr)
 	}
 	if !stdinIsTerminal(s.e) {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"breakglass/vault"
 )
@@ -163,21 +162,25 @@ func readSecretInput(e *env, name string, kind vault.Kind) ([]byte, error) {
 			return nil, errors.New("the two entries differ: nothing was sealed; run the command again")
 		}
 		if kind == vault.KindRecoveryCodes {
-			codes := strings.Fields(string(a))
+			codes := bytes.Join(bytes.Fields(a), []byte("\n"))
 			clear(a)
-			a = []byte(strings.Join(codes, "\n"))
+			a = codes
 		}
 		return a, nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(e.stdin, vault.MaxSecretSize+1))
-	if err != nil {
+	// One buffer, read into in place, so no copy of the secret is left
+	// behind in memory by a growing slice.
+	buf := make([]byte, vault.MaxSecretSize+1)
+	n, err := io.ReadFull(e.stdin, buf)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		clear(buf)
 		return nil, fmt.Errorf("reading the secret from standard input: %w", err)
 	}
-	if len(buf) > vault.MaxSecretSize {
+	if n > vault.MaxSecretSize {
 		clear(buf)
 		return nil, fmt.Errorf("the secret on standard input is larger than %d bytes: nothing was sealed", vault.MaxSecretSize)
 	}
+	buf = buf[:n]
 	if kind == vault.KindPassword || kind == vault.KindTOTP {
 		n := len(buf)
 		if n > 0 && buf[n-1] == '\n' {

@@ -87,3 +87,23 @@ func TestVaultInspectFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestVaultCommandsHelp(t *testing.T) {
+	for _, cmd := range [][]string{{"enrol"}, {"vault", "init"}, {"seal"}, {"vault", "inspect"}, {"vault", "check"}} {
+		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
+			code, _, stderr := breakglass(t, "", append(cmd, "-h")...)
+			if code != 0 || !strings.Contains(stderr, "Usage: breakglass "+strings.Join(cmd, " ")) || !strings.Contains(stderr, "Examples:") {
+				t.Errorf("exit %d:\n%s", code, stderr)
+			}
+			if code, _, _ := breakglass(t, "", append(cmd, "--no-such-flag")...); code != 2 {
+				t.Errorf("unknown flag: exit %d, want 2", code)
+			}
+		})
+	}
+	_, stdout, _ := breakglass(t, "", "help")
+	for _, c := range []string{"enrol", "vault init", "seal", "vault inspect", "vault check"} {
+		if !strings.Contains(stdout, "  "+c+" ") {
+			t.Errorf("help lacks %q", c)
+		}
+	}
+}

@@ -46,7 +46,7 @@ for i in 1 2 3; do
   file=$D/custodians/${ids[$((i-1))]}.custodian.json
   if [ ! -e "$file" ]; then
     bg enrol --name "${names[$((i-1))]}" --serial "$serial" --pin-file "$pinfile" \
-      --out "$D/custodians" --attestation-root "$ROOT_PEM" >/dev/null
+      --protect-mgmt-key --out "$D/custodians" --attestation-root "$ROOT_PEM" >/dev/null
     echo "demo-setup: enrolled ${names[$((i-1))]} on YubiKey $serial"
   fi
   files+=("$file")
