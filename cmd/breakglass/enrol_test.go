@@ -172,3 +172,19 @@ func TestEnrolBackupKey(t *testing.T) {
 		t.Errorf("check with the backup key: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+func TestEnrolTerminal(t *testing.T) {
+	k := newVTKeys(t, 10000001)
+	k.changePINs(t, 10000001)
+	k.terminal(t)
+	code, stdout, stderr := breakglass(t, vtPIN(10000001)+"\n", "enrol", "--name", "Alice Example", "--serial", "10000001", "--out", k.dir, "--attestation-root", k.root)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "PIN for Alice Example (serial 10000001), 3 attempts left: ") {
+		t.Errorf("no PIN prompt with retries:\n%s", stderr)
+	}
+	if strings.Contains(stdout+stderr, vtPIN(10000001)) {
+		t.Error("the PIN was echoed")
+	}
+}

@@ -18,7 +18,7 @@ import (
 func e2eBinary(t *testing.T) string {
 	t.Helper()
 	if d := os.Getenv("BREAKGLASS_BIN"); d != "" {
-		if p := filepath.Join(d, "breakglass"); fileExists(p) {
+		if p := filepath.Join(d, "breakglass"); vtFileExists(p) {
 			return p
 		}
 	}
@@ -30,7 +30,7 @@ func e2eBinary(t *testing.T) string {
 	return out
 }
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+func vtFileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // TestVaultE2E drives the real binary through a private pcscd with virtual
 // YubiKeys, as a security team would: demo-setup.sh (ykman changes the

@@ -128,3 +128,18 @@ func TestVaultInitTerminal(t *testing.T) {
 		t.Error("a PIN was echoed")
 	}
 }
+
+func TestVaultInitPulledKey(t *testing.T) {
+	k := newVTKeys(t, 10000001, 10000002)
+	files := k.enrolAll(t, map[uint32]string{10000001: "Alice Example", 10000002: "Bob Example"})
+	delete(k.st.toks, 10000002)
+	out := filepath.Join(k.dir, "vault.json")
+	args := append(append([]string{"vault", "init", "--threshold", "2", "--out", out, "--attestation-root", k.root}, k.pinFlag(t, 10000001)...), k.pinFlag(t, 10000002)...)
+	code, _, stderr := breakglass(t, "", append(args, files...)...)
+	if code != 1 || !strings.Contains(stderr, "YubiKey 10000002 is not connected") || !strings.Contains(stderr, "the vault was not written") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Error("vault written with a key missing")
+	}
+}

@@ -25,9 +25,11 @@
 package piv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	gopiv "github.com/go-piv/piv-go/v2/piv"
@@ -180,6 +182,8 @@ func (s *Station) Keys(ctx context.Context) ([]hardware.Listed, error) {
 			out = append(out, hardware.Listed{Info: hardware.Info{Reader: r}, Err: err})
 		}
 	}
+	// Stable order, by serial: the console lists keys as custodians see them.
+	slices.SortStableFunc(out, func(a, b hardware.Listed) int { return cmp.Compare(a.Info.Serial, b.Info.Serial) })
 	return out, nil
 }
 
