@@ -249,6 +249,9 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 		file = fmt.Sprintf("%s.backup-%d.custodian.json", c.ID, o.Serial)
 	}
 	path := filepath.Join(o.Out, file)
+	if _, err := os.Lstat(path); err == nil {
+		fmt.Fprintf(e.stderr, "note: %s existed; the old one is kept as %s.prev\n", path, path)
+	}
 	if err := vault.WriteCustodianFile(path, c); err != nil {
 		return fail(err)
 	}
