@@ -276,20 +276,31 @@ func LoadCustodianFile(path string) (Custodian, error) {
 	if err != nil {
 		return Custodian{}, fmt.Errorf("reading custodian file %q: %w", path, err)
 	}
+	c, err := ParseCustodian(data)
+	if err != nil {
+		return Custodian{}, fmt.Errorf("reading custodian file %q: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseCustodian strictly parses the contents of a custodian file: no
+// unknown fields, nothing after the object, format and version checked,
+// every key's recipient, public key and attestation well formed.
+func ParseCustodian(data []byte) (Custodian, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f custodianFile
 	if err := dec.Decode(&f); err != nil {
-		return Custodian{}, fmt.Errorf("reading custodian file %q: %w", path, &FieldError{Field: "file", Err: err})
+		return Custodian{}, &FieldError{Field: "file", Err: err}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Custodian{}, fmt.Errorf("reading custodian file %q: %w", path, fieldErr("file", "unexpected data after the object"))
+		return Custodian{}, fieldErr("file", "unexpected data after the object")
 	}
 	if f.Format != custodianFormat || f.Version != 1 {
-		return Custodian{}, fmt.Errorf("reading custodian file %q: %w", path, fieldErr("format", "not a version 1 breakglass custodian file"))
+		return Custodian{}, fieldErr("format", "not a version 1 breakglass custodian file")
 	}
 	if err := validateCustodian("custodian", f.Custodian); err != nil {
-		return Custodian{}, fmt.Errorf("reading custodian file %q: %w", path, err)
+		return Custodian{}, err
 	}
 	return f.Custodian, nil
 }
