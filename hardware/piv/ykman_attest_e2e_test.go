@@ -1,0 +1,78 @@
+package piv_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"breakglass/hardware"
+	"breakglass/hardware/piv"
+)
+
+// TestYkmanAttestationVerifies: a key generated and attested with Yubico's
+// own ykman on the virtual YubiKey (through the private pcscd) verifies with
+// piv-go's Verifier against the TEST root, with the right serial and slot,
+// and is refused by the Yubico roots.
+func TestYkmanAttestationVerifies(t *testing.T) {
+	vs := e2eStation(t)
+	dir := t.TempDir()
+	pub, att, f9 := filepath.Join(dir, "pub.pem"), filepath.Join(dir, "att.pem"), filepath.Join(dir, "f9.pem")
+	ykman(t, vs, serialBench, "piv", "keys", "generate", "-a", "ECCP256", "-m", "010203040506070801020304050607080102030405060708", "9a", pub)
+	ykman(t, vs, serialBench, "piv", "keys", "attest", "9a", att)
+	ykman(t, vs, serialBench, "piv", "certificates", "export", "f9", f9)
+
+	slot, device := readCert(t, att), readCert(t, f9)
+	pubKey := readPub(t, pub)
+	roots, err := piv.LoadRoots("../../testdata/attestation-root.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := piv.AttestationVerifier{Roots: roots, TestRoot: true}.VerifyKey(
+		hardware.Attestation{Device: device, Slot: slot}, serialBench, hardware.SlotAuthentication, pubKey)
+	if err != nil {
+		t.Fatalf("ykman's attestation does not verify against the test root: %v", err)
+	}
+	if a.Serial != serialBench || a.Slot != hardware.SlotAuthentication || !a.TestRoot {
+		t.Errorf("attested %+v, want serial %d slot 9a test root", a, serialBench)
+	}
+	if _, err := (piv.AttestationVerifier{}).Verify(hardware.Attestation{Device: device, Slot: slot}); err == nil {
+		t.Error("the Yubico roots accepted a key attested by the TEST root")
+	}
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s: no PEM", path)
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func readPub(t *testing.T, path string) *ecdsa.PublicKey {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s: no PEM", path)
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.(*ecdsa.PublicKey)
+}
