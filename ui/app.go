@@ -330,7 +330,7 @@ func (m *Model) header() string {
 		lines = append(lines, st.Banner.Render(" DRILL — secrets are checked, never shown "))
 	}
 	if e.mode.Demo {
-		lines = append(lines, st.Banner.Render(" DEMO ")+" virtual keys · PINs: "+demoPINs(e.opts.DemoPINs))
+		lines = append(lines, st.Banner.Render(" DEMO ")+" PINs: "+demoPINs(e.opts.DemoPINs))
 	}
 	return fit(strings.Join(lines, "\n"), m.w)
 }

@@ -19,7 +19,9 @@ BIN=${BIN:?set BIN to the directory holding the built breakglass}
 : "${PCSCLITE_CSOCK_NAME:?set PCSCLITE_CSOCK_NAME to the station pcscd socket (see the station Env)}"
 export PCSCLITE_CSOCK_NAME
 ROOT_PEM=${ATTESTATION_ROOT:-$root/testdata/attestation-root.pem}
-bg() { "$BIN/breakglass" "$@"; }
+# The test-root warning is printed once below, not by every command.
+bg() { "$BIN/breakglass" "$@" 2> >(grep -v '^WARNING: TEST ATTESTATION ROOT' >&2); }
+echo "demo-setup: trusting the TEST attestation root $ROOT_PEM (virtual keys; never for production)"
 
 if [ -e "$D/vault.json" ]; then
   echo "demo-setup: $D/vault.json exists; nothing to do"

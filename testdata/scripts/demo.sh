@@ -35,11 +35,14 @@ BIN="$BIN" "$root/testdata/scripts/demo-setup.sh" "$D"
 
 cat <<MSG
 
-  breakglass DEMO — three virtual YubiKeys are inserted (serials 10000001-10000003).
-  Custodians and PINs:  Alice Example 111111 · Bob Example 222222 · Carol Example 333333
-  The vault is 2-of-3: any two custodians unlock it. Touch is simulated (a short wait).
-  The signed report is written to $D/export; verify it afterwards with:
-    $BIN/breakglass verify --attestation-root testdata/attestation-root.pem --vault $D/vault.json $D/export/breakglass-report-*.jws.json
+  breakglass DEMO: three virtual YubiKeys are inserted (10000001-10000003).
+  Custodians and PINs (any two unlock the 2-of-3 vault):
+    Alice Example 111111 · Bob Example 222222 · Carol Example 333333
+  Touch is simulated: after the PIN, the key "waits for a touch" briefly.
+  Follow the "Next:" line at the bottom of each screen.
+  The signed report goes to build/demo/export; verify it afterwards with:
+    build/bin/breakglass verify --attestation-root testdata/attestation-root.pem \\
+      --vault build/demo/vault.json build/demo/export/*.jws.json
 
 MSG
 if [ ! -t 0 ]; then
