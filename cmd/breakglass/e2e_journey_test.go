@@ -1,30 +1,581 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
-	"fmt"
+
+	"github.com/pquerna/otp/totp"
+
+	"breakglass/audit"
 )
 
-func TestExploreJourney(t *testing.T) {
-	if os.Getenv("EXPLORE") == "" {
-		t.Skip()
+// wait is how long any one screen change may take on a busy shared machine.
+// Tests wait on conditions; this only bounds a hung console.
+const wait = 20 * time.Second
+
+// nextLine is the console's "Next:" instruction, joined when it wraps onto
+// the line above the help bar; "" when the screen has none.
+func nextLine(screen string) string {
+	lines := strings.Split(strings.TrimRight(screen, "\n"), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Next:") {
+			parts := []string{strings.TrimSpace(strings.TrimPrefix(l, "Next:"))}
+			for _, more := range lines[i+1 : max(len(lines)-1, i+1)] {
+				parts = append(parts, strings.TrimSpace(more))
+			}
+			return strings.TrimSpace(strings.Join(parts, " "))
+		}
 	}
-	d := newDemoStation(t, 0)
-	state, export := "/tmp/explore/state", "/tmp/explore/export"
-	os.MkdirAll(state, 0o700)
-	os.MkdirAll(export, 0o700)
-	argv := append([]string{d.bin}, d.consoleArgs(state, export)...)
-	if os.Getenv("EXPLORE") == "netns" {
-		argv = append([]string{"unshare", "-n"}, argv...)
+	return ""
+}
+
+// body is the screen above the "Next:" line: what the cursor can select.
+func body(screen string) []string {
+	lines := strings.Split(screen, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Next:") {
+			return lines[:i]
+		}
 	}
-	c := d.startTmux(t, 80, 24, argv...)
-	os.WriteFile("/tmp/explore/info", []byte(fmt.Sprintf("SOCK=%s\nDIR=%s\nBIN=%s\nVAULT=%s\nROOT=%s\n", c.socket, d.dir, d.bin, d.vault, d.root)), 0o600)
+	return lines
+}
+
+// cursorRow is the row of the body holding the selection mark "› ", or -1.
+func cursorRow(screen string) int {
+	for i, l := range body(screen) {
+		if strings.Contains(l, "› ") {
+			return i
+		}
+	}
+	return -1
+}
+
+// waitNext polls until the Next line differs from before and returns the
+// new screen.
+func (c *tmuxConsole) waitNext(before string) string {
+	c.t.Helper()
+	deadline := time.Now().Add(wait)
 	for {
-		if _, err := os.Stat("/tmp/explore/stop"); err == nil {
+		s := c.screen()
+		if n := nextLine(s); n != "" && n != before {
+			return s
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the Next line stayed %q; last screen:\n%s", before, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitMatch polls until the screen matches re and returns the submatches.
+func (c *tmuxConsole) waitMatch(re *regexp.Regexp) []string {
+	c.t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		s := c.screen()
+		if m := re.FindStringSubmatch(s); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("screen never matched %s; last screen:\n%s", re, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// selectItem moves the cursor with ↑/↓ until its row contains text, heading
+// for the last body row containing it (items are listed below any prose
+// that might mention them).
+func (c *tmuxConsole) selectItem(text string) string {
+	c.t.Helper()
+	if r := []rune(text); len(r) > 25 {
+		text = string(r[:25]) // long items wrap; their start is on the cursor row
+	}
+	for moves := 0; ; moves++ {
+		s := c.screen()
+		target := -1
+		for i, l := range body(s) {
+			if strings.Contains(l, text) {
+				target = i
+			}
+		}
+		cur := cursorRow(s)
+		if cur >= 0 && strings.Contains(body(s)[cur], text) {
+			return s
+		}
+		if target < 0 || cur < 0 || moves > 30 {
+			c.t.Fatalf("cannot select %q (cursor row %d, target row %d):\n%s", text, cur, target, s)
+		}
+		if cur == target {
+			return s
+		}
+		k := "Down"
+		if target < cur {
+			k = "Up"
+		}
+		c.keys(k)
+		deadline := time.Now().Add(wait)
+		for cursorRow(c.screen()) == cur {
+			if time.Now().After(deadline) {
+				c.t.Fatalf("%s did not move the cursor towards %q:\n%s", k, text, c.screen())
+			}
+			time.Sleep(30 * time.Millisecond)
+		}
+	}
+}
+
+var (
+	reWarn     = regexp.MustCompile(`^select warning "([^"]+)", press a`)
+	reSelected = regexp.MustCompile(`(\w+ Example) \(key (\d+)\)\n› PIN:`)
+	reTick     = regexp.MustCompile(`^do "([^"]+)", then select it and press space`)
+	reEvidence = regexp.MustCompile(`^record "([^"]+)": select it and press enter`)
+	reConfirm  = regexp.MustCompile(`^(.+) must confirm: select their line and press c`)
+	reComplete = regexp.MustCompile(`^press n to complete step (\d+)`)
+	reAnswer   = regexp.MustCompile(`^answer question (\d+): select it and press enter`)
+	reSign     = regexp.MustCompile(`^(.+): insert key (\d+), type your PIN`)
+)
+
+// passPreflight acknowledges every WARN check with a reason, confirms the
+// clock and goes on to the declaration. It returns the checks acknowledged.
+func (c *tmuxConsole) passPreflight() []string {
+	c.t.Helper()
+	var acked []string
+	s := c.waitFor("Preflight", wait)
+	if nextLine(s) == "" {
+		s = c.waitNext("")
+	}
+	for range 20 {
+		n := nextLine(s)
+		switch m := reWarn.FindStringSubmatch(n); {
+		case m != nil:
+			c.selectItem(m[1])
+			c.keys("a")
+			c.waitFor("type why this warning is acceptable", wait)
+			c.typeText("end-to-end test station, " + m[1] + " expected")
+			c.keys("Enter")
+			c.waitFor("ACKED  "+m[1], wait)
+			acked = append(acked, m[1])
+		case strings.HasPrefix(n, "wait for the station checks"):
+		case strings.HasPrefix(n, "compare the UTC time"):
+			c.keys("y")
+			c.waitFor("✓ confirmed", wait)
+		case strings.HasPrefix(n, "press enter to declare"):
+			c.keys("Enter")
+			c.waitFor("Declare the incident", wait)
+			return acked
+		default:
+			c.t.Fatalf("unexpected preflight instruction %q:\n%s", n, s)
+		}
+		s = c.waitNext(n)
+	}
+	c.t.Fatalf("preflight did not end:\n%s", s)
+	return nil
+}
+
+// declare fills the three declaration fields.
+func (c *tmuxConsole) declare(operator, ticket, broke string) {
+	c.t.Helper()
+	c.waitFor("› Operator name:", wait)
+	c.typeText(operator)
+	c.keys("Enter")
+	c.waitFor("› Ticket / incident id:", wait)
+	c.typeText(ticket)
+	c.keys("Enter")
+	c.waitFor("› What broke:", wait)
+	c.typeText(broke)
+	c.keys("Enter")
+	c.waitFor("Quorum  0 of 2 counted", wait)
+}
+
+// countCustodian types the PIN of the key the custodians screen has
+// selected and waits for it to be counted; it returns the custodian's name.
+func (c *tmuxConsole) countCustodian(d *demoStation) string {
+	c.t.Helper()
+	m := c.waitMatch(reSelected)
+	serial, _ := strconv.ParseUint(m[2], 10, 32)
+	c.typeText(d.pins[uint32(serial)])
+	c.keys("Enter")
+	// The last count of a quorum opens the runbook at once.
+	c.waitMatch(regexp.MustCompile(`✓ ` + m[1] + ` counted|Runbook — step 1 of`))
+	return m[1]
+}
+
+// step waits for the runbook to show step n of 7.
+func (c *tmuxConsole) step(n int) string {
+	c.t.Helper()
+	return c.waitFor("Runbook — step "+strconv.Itoa(n)+" of 7", wait)
+}
+
+// completeStep does what the Next line asks (ticks, evidence, custodian
+// confirmations) until the step is completed with n.
+func (c *tmuxConsole) completeStep(n int) {
+	c.t.Helper()
+	s := c.step(n)
+	for range 30 {
+		next := nextLine(s)
+		if m := reTick.FindStringSubmatch(next); m != nil {
+			c.selectItem(m[1])
+			c.keys("Space")
+		} else if m := reEvidence.FindStringSubmatch(next); m != nil {
+			c.selectItem(m[1])
+			c.keys("Enter")
+			s = c.waitFor("Next: type the evidence", wait)
+			next = nextLine(s)
+			c.typeText("e2e evidence for " + m[1])
+			c.keys("Enter")
+		} else if m := reConfirm.FindStringSubmatch(next); m != nil {
+			c.selectItem("confirmed by " + m[1])
+			c.keys("c")
+		} else if m := reComplete.FindStringSubmatch(next); m != nil && m[1] == strconv.Itoa(n) {
+			c.keys("n")
+			return
+		} else {
+			c.t.Fatalf("step %d: unexpected instruction %q:\n%s", n, next, s)
+		}
+		s = c.waitNext(next)
+	}
+	c.t.Fatalf("step %d never completed:\n%s", n, s)
+}
+
+// closeOut answers every question: "no" where a no/yes answer is wanted.
+func (c *tmuxConsole) closeOut() {
+	c.t.Helper()
+	s := c.waitFor("Close-out", wait)
+	for range 20 {
+		next := nextLine(s)
+		if strings.HasPrefix(next, "press n to go on") {
+			c.keys("n")
+			c.waitFor("Sign and export the report", wait)
 			return
 		}
-		time.Sleep(time.Second)
+		m := reAnswer.FindStringSubmatch(next)
+		if m == nil {
+			c.t.Fatalf("close-out: unexpected instruction %q:\n%s", next, s)
+		}
+		if row := body(s)[max(cursorRow(s), 0)]; !strings.Contains(row, "] "+m[1]+". ") {
+			c.t.Errorf("close-out asks for question %s but the cursor is on %q", m[1], row)
+		}
+		c.keys("Enter")
+		c.waitFor("type the answer and press enter", wait)
+		answer := "e2e answer to question " + m[1]
+		if strings.Contains(body(s)[cursorRow(s)+1], `Answer "no", or "yes: "`) {
+			answer = "no"
+		}
+		c.typeText(answer)
+		c.keys("Enter")
+		s = c.waitNext("type the answer and press enter to record it (esc cancels)")
+	}
+	c.t.Fatalf("close-out never ended:\n%s", s)
+}
+
+// TestConsoleJourneyE2E is a whole session at 80x24 on the real binary:
+// preflight, declaration, quorum with one wrong PIN, the runbook with the
+// password and TOTP revealed and a step skipped, close-out, signatures,
+// export and lock; then the report verifies offline, a tampered copy does
+// not, the vault marks the revealed secrets, and no secret is on disk or in
+// the terminal's scrollback.
+func TestConsoleJourneyE2E(t *testing.T) {
+	d := newDemoStation(t, 0)
+	state, export := t.TempDir(), t.TempDir()
+	c := d.startTmux(t, 80, 24, append([]string{d.bin}, d.consoleArgs(state, export)...)...)
+
+	acked := c.passPreflight()
+	if !containsAll(acked, "attestation root") {
+		t.Errorf("acknowledged %q; the TEST attestation root must be a warning", acked)
+	}
+	c.declare("Dana Operator", "INC-4242", "SSO outage: IdP certificate expired")
+
+	// A wrong PIN costs a try and says so; the same key then counts.
+	m := c.waitMatch(reSelected)
+	first, serial := m[1], m[2]
+	if !regexp.MustCompile(`key ` + serial + `\s+✓ ` + first + ` · PIN tries left 3`).MatchString(c.screen()) {
+		t.Errorf("key %s does not show 3 PIN tries before a wrong PIN:\n%s", serial, c.screen())
+	}
+	c.typeText("999999")
+	c.keys("Enter")
+	s := c.waitFor("Wrong PIN for key "+serial+": 2 tries left", wait)
+	if !strings.Contains(s, "key "+serial+"  ✓ "+first+" · PIN tries left 2") {
+		t.Errorf("key %s's tries did not drop to 2 in the key list:\n%s", serial, s)
+	}
+	if got := c.countCustodian(d); got != first {
+		t.Errorf("after the wrong PIN the console selected %s, want %s still", got, first)
+	}
+	c.waitFor("Quorum  1 of 2 counted", wait)
+	second := c.countCustodian(d)
+	if second == first {
+		t.Fatalf("%s was counted twice", first)
+	}
+
+	c.completeStep(1)
+
+	// Step 2: the password in clear and a current TOTP code.
+	c.step(2)
+	c.selectItem("aws-root-password")
+	c.keys("v")
+	s = c.waitFor("[SHOWN] aws-root-password", wait)
+	if !strings.Contains(s, demoSecrets[0]) {
+		t.Errorf("revealed password not on screen:\n%s", s)
+	}
+	c.selectItem("aws-root-totp")
+	c.keys("v")
+	totpCode := c.waitMatch(regexp.MustCompile(`\[SHOWN\] aws-root-totp[^\n]*\n\s+code (\d{6})\b`))[1]
+	if !totp.Validate(totpCode, demoSecrets[1]) {
+		t.Errorf("TOTP code %s on screen is not current for the sealed seed", totpCode)
+	}
+	c.completeStep(2)
+
+	// Step 3 is skipped with a reason.
+	s = c.step(3)
+	if !strings.Contains(s, "[hidden] aws-root-recovery-codes") {
+		t.Errorf("recovery codes are not hidden before a reveal:\n%s", s)
+	}
+	c.keys("s")
+	c.waitFor("type why this step is skipped", wait)
+	c.typeText("the TOTP code worked")
+	c.keys("Enter")
+	if s = c.step(4); !strings.Contains(s, "~ 3 Use a recovery code") {
+		t.Errorf("step 3 not marked skipped in the step list:\n%s", s)
+	}
+	for n := 4; n <= 7; n++ {
+		c.completeStep(n)
+	}
+
+	c.closeOut()
+	s = c.screen()
+	if !strings.Contains(s, "Signatures  0 of 2 signed") {
+		t.Errorf("sign screen does not start at 0 of 2:\n%s", s)
+	}
+	signed := map[string]bool{}
+	for i := 1; i <= 2; i++ {
+		m := c.waitMatch(regexp.MustCompile(`Next: (\w+ Example): insert key (\d+), type your PIN`))
+		serial, _ := strconv.ParseUint(m[2], 10, 32)
+		if m[1] != first && m[1] != second {
+			t.Errorf("signing asks %s, who was not counted (%s, %s)", m[1], first, second)
+		}
+		signed[m[1]] = true
+		c.typeText(d.pins[uint32(serial)])
+		c.keys("Enter")
+		c.waitFor("Signatures  "+strconv.Itoa(i)+" of 2 signed", wait)
+	}
+	if len(signed) != 2 {
+		t.Errorf("signers %v, want two distinct custodians", signed)
+	}
+	s = c.waitFor("› Export to directory: "+export, wait)
+	c.keys("Enter")
+	s = c.waitFor("✓ Written:", wait)
+	c.keys("Enter")
+	s = c.waitFor("Session locked. Secrets wiped", wait)
+	if !strings.Contains(s, "! aws-root-password") || !strings.Contains(s, "! aws-root-totp") ||
+		strings.Contains(s, "! aws-root-recovery-codes") {
+		t.Errorf("locked screen's must-rotate list is not exactly the revealed secrets:\n%s", s)
+	}
+	c.keys("q")
+	if code := c.exitCode(wait); code != 0 {
+		t.Fatalf("console exit %d:\n%s", code, c.scrollback())
+	}
+
+	scroll := c.scrollback()
+	sm := regexp.MustCompile(`Session (\S+) locked\. Secrets wiped\.`).FindStringSubmatch(scroll)
+	if sm == nil {
+		t.Fatalf("console did not print the locked session:\n%s", scroll)
+	}
+	id := sm[1]
+	reports, _ := filepath.Glob(filepath.Join(export, "*.jws.json"))
+	mds, _ := filepath.Glob(filepath.Join(export, "*.md"))
+	if len(reports) != 1 || len(mds) != 1 {
+		t.Fatalf("export holds reports %v and %v, want one of each", reports, mds)
+	}
+	for _, p := range append(reports, mds...) {
+		if !strings.Contains(strings.Join(strings.Fields(scroll), ""), p) {
+			t.Errorf("console did not print the exported path %s:\n%s", p, scroll)
+		}
+	}
+	if strings.Contains(scroll, "BREAKGLASS ·") {
+		t.Errorf("console screens are left in the scrollback (alternate screen not used):\n%s", scroll)
+	}
+
+	// The report verifies offline against the vault; one changed byte fails.
+	out, errOut, code := d.run(t, "", "verify", "--attestation-root", d.root, "--vault", d.vault, reports[0])
+	if code != 0 || !strings.Contains(out, "VERIFIED OK") || !strings.Contains(out, id) {
+		t.Fatalf("verify exit %d:\n%s%s", code, out, errOut)
+	}
+	tampered := filepath.Join(t.TempDir(), filepath.Base(reports[0]))
+	b, err := os.ReadFile(reports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := strings.Index(string(b), `"payload":"`) + len(`"payload":"`) + 200
+	if b[at] == 'A' {
+		b[at] = 'B'
+	} else {
+		b[at] = 'A'
+	}
+	if err := os.WriteFile(tampered, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tout, terr, tcode := d.run(t, "", "verify", "--attestation-root", d.root, "--vault", d.vault, tampered); tcode != 1 ||
+		strings.Contains(tout, "VERIFIED OK") {
+		t.Errorf("tampered report: verify exit %d, want 1:\n%s%s", tcode, tout, terr)
+	}
+
+	// The journal in the state directory is the hash chain verify accepted.
+	journals, _ := filepath.Glob(filepath.Join(state, "*.journal"))
+	if len(journals) != 1 || filepath.Base(journals[0]) != id+".journal" {
+		t.Fatalf("state holds journals %v, want %s.journal", journals, id)
+	}
+	entries, err := audit.ReadFile(journals[0])
+	if err != nil {
+		t.Fatalf("journal does not verify: %v", err)
+	}
+	// The report covers the journal up to the close-out; the signatures,
+	// the export and the lock are chained after it.
+	hm := regexp.MustCompile(`journal hash chain: (\d+) entries chained[\s\S]*journal head: head ([0-9a-f]{12})`).FindStringSubmatch(out)
+	if hm == nil {
+		t.Fatalf("verify did not report the journal chain and head:\n%s", out)
+	}
+	covered, _ := strconv.Atoi(hm[1])
+	if covered < 10 || covered > len(entries) || !strings.HasPrefix(entries[covered-1].Hash, hm[2]) {
+		t.Errorf("verified chain of %d entries, head %s, is not a prefix of journal %s (%d entries)",
+			covered, hm[2], journals[0], len(entries))
+	} else {
+		var after []string
+		for _, e := range entries[covered:] {
+			after = append(after, e.Type)
+		}
+		if want := []string{"report.signed", "report.signed", "report.exported", "session.locked"}; !slices.Equal(after, want) {
+			t.Errorf("journal after the report holds %q, want %q", after, want)
+		}
+	}
+
+	// The vault marks what was revealed, and only that.
+	insp, ierr, icode := d.run(t, "", "vault", "inspect", d.vault, "--attestation-root", d.root)
+	if icode != 0 {
+		t.Errorf("vault inspect exit %d:\n%s%s", icode, insp, ierr)
+	}
+	for _, want := range []struct {
+		name     string
+		revealed bool
+	}{{"aws-root-password", true}, {"aws-root-totp", true}, {"aws-root-recovery-codes", false}} {
+		line := regexp.MustCompile(`(?m)^  ` + want.name + ` .*$`).FindString(insp)
+		got := strings.Contains(line, "REVEALED in session "+id) && strings.Contains(line, "rotate now")
+		if got != want.revealed {
+			t.Errorf("vault inspect: %s revealed=%v, want %v: %q", want.name, got, want.revealed, line)
+		}
+	}
+
+	// Invariant 3: no secret in any file, the report's payload, or the
+	// terminal after the console exited.
+	for _, dir := range []string{state, export, d.dir} {
+		assertNoSecretsUnder(t, dir)
+	}
+	for _, sec := range demoSecrets {
+		if strings.Contains(scroll, sec) {
+			t.Errorf("secret %q left in the terminal scrollback:\n%s", sec, scroll)
+		}
+	}
+}
+
+func containsAll(have []string, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// assertNoSecretsUnder fails for every file under dir holding a demo secret
+// (see secretsUnder), and when dir holds no file at all.
+func assertNoSecretsUnder(t *testing.T, dir string) {
+	t.Helper()
+	found, n, err := secretsUnder(dir)
+	if err != nil {
+		t.Fatalf("scanning %s: %v", dir, err)
+	}
+	for _, f := range found {
+		t.Error(f)
+	}
+	if n == 0 {
+		t.Errorf("no files under %s: the scan proves nothing", dir)
+	}
+}
+
+// secretsUnder scans every file under dir for the demo secrets, in the
+// clear and inside a JWS payload (base64url). It returns one finding per
+// secret and file, and the number of files read.
+func secretsUnder(dir string) (found []string, files int, err error) {
+	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files++
+		texts := []string{string(b)}
+		var jws struct {
+			Payload string `json:"payload"`
+		}
+		if json.Unmarshal(b, &jws) == nil && jws.Payload != "" {
+			pl, err := base64.RawURLEncoding.DecodeString(jws.Payload)
+			if err != nil {
+				return fmt.Errorf("%s: JWS payload is not base64url: %w", p, err)
+			}
+			texts = append(texts, string(pl))
+		}
+		for _, sec := range demoSecrets {
+			for _, txt := range texts {
+				if strings.Contains(txt, sec) {
+					found = append(found, fmt.Sprintf("secret %q found in %s", sec, p))
+					break
+				}
+			}
+		}
+		return nil
+	})
+	return found, files, err
+}
+
+// TestConsoleJourneyE2ESecretScan proves the invariant-3 scan can fail: it
+// finds a secret in the clear and one hidden in a JWS payload.
+func TestConsoleJourneyE2ESecretScan(t *testing.T) {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"note":"` + demoSecrets[1] + `"}`))
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  int
+	}{
+		{"clean", map[string]string{"a.json": `{"payload":"e30"}`, "b.md": "nothing here"}, 0},
+		{"in the clear", map[string]string{"journal": "x " + demoSecrets[0] + " y"}, 1},
+		{"inside a JWS payload", map[string]string{"r.jws.json": `{"payload":"` + payload + `"}`}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, body := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			found, n, err := secretsUnder(dir)
+			if err != nil || n != len(tt.files) || len(found) != tt.want {
+				t.Errorf("secretsUnder = %q, %d files, %v; want %d findings in %d files", found, n, err, tt.want, len(tt.files))
+			}
+		})
 	}
 }

@@ -104,13 +104,17 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun \"breakglass COMMAND -h\" for a command's flags.")
 }
 
-// version is the module version from build info, with the VCS revision when known.
+// version is the module version from build info (a pseudo-version names
+// the commit and "+dirty" an uncommitted tree), else the VCS revision.
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "(unknown)"
 	}
-	v := bi.Main.Version
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	v := "(devel)"
 	for _, s := range bi.Settings {
 		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
 			v += " " + s.Value[:12]
