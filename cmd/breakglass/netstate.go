@@ -43,6 +43,25 @@ func readNetState(root fs.FS) (netState, error) {
 	if err != nil {
 		return n, fmt.Errorf("reading network interfaces: %w", err)
 	}
+	// /sys shows the network namespace it was mounted in, which need not
+	// be this process's (unshare -n, containers); /proc/net/dev always is.
+	// When the two disagree, every interface of ours but lo counts as live:
+	// its state cannot be read, so it is not assumed down.
+	ours, haveDev := procNetDev(root)
+	sysfs := map[string]bool{}
+	for _, l := range links {
+		if _, err := fs.Stat(root, filepath.Join("sys/class/net", l.Name(), "operstate")); err == nil {
+			sysfs[l.Name()] = true // an interface, not e.g. bonding_masters
+		}
+	}
+	if haveDev && !sameNames(ours, sysfs) {
+		for name := range ours {
+			if name != "lo" {
+				n.LiveInterfaces = append(n.LiveInterfaces, name)
+			}
+		}
+		links = nil
+	}
 	for _, l := range links {
 		name := l.Name()
 		if name == "lo" {
@@ -78,6 +97,34 @@ func readNetState(root fs.FS) (netState, error) {
 		f.Close()
 	}
 	return n, nil
+}
+
+// procNetDev lists the interfaces of this process's network namespace from
+// proc/net/dev; ok is false when it cannot be read.
+func procNetDev(root fs.FS) (names map[string]bool, ok bool) {
+	b, err := fs.ReadFile(root, "proc/net/dev")
+	if err != nil {
+		return nil, false
+	}
+	names = map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, _, found := strings.Cut(line, ":"); found && !strings.Contains(name, "|") {
+			names[strings.TrimSpace(name)] = true
+		}
+	}
+	return names, true
+}
+
+func sameNames(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
 }
 
 func hexFlagUp(s string) bool {
