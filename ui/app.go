@@ -385,11 +385,20 @@ func (m *Model) bodyHeight() int {
 func (m *Model) View() tea.View {
 	head, foot := m.header(), m.footer()
 	bh := m.h - lipgloss.Height(head) - lipgloss.Height(foot) - 2
-	var body string
+	var body, pinned string
 	if m.quitting {
 		body = quitText(m.env.st)
 	} else {
 		body = m.scr.view()
+		if p, ok := m.scr.(pinner); ok {
+			pinned = wrap(p.pinned(), m.w)
+		}
+	}
+	if pinned != "" {
+		// What the operator is typing and the last error stay on screen;
+		// the list above them gives way on a small terminal.
+		ph := min(lipgloss.Height(pinned), bh)
+		body = strings.TrimSuffix(clip(wrap(body, m.w), bh-ph), "\n") + "\n" + clip(pinned, ph)
 	}
 	body = clip(wrap(body, m.w), bh)
 	if pad := bh - lipgloss.Height(body); pad > 0 {
@@ -400,6 +409,10 @@ func (m *Model) View() tea.View {
 	v.WindowTitle = "breakglass"
 	return v
 }
+
+// pinner is a screen with a part (an open field, the last error) that must
+// stay visible at the bottom of the body however long the rest is.
+type pinner interface{ pinned() string }
 
 func quitText(st Styles) string {
 	return st.Warning.Render("Quit the console?") + "\n\n" +

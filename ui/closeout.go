@@ -79,7 +79,7 @@ func (s *closeOutScreen) update(msg tea.Msg) tea.Cmd {
 			}
 			text := strings.TrimSpace(s.edit.String())
 			if err := s.e.eng.AnswerCloseOut(s.qs[s.cursor].ID, text); err != nil {
-				s.err = fmt.Sprintf("Could not record the answer: %v. It is still here; press enter to retry.", err)
+				s.err = fmt.Sprintf("Could not record the answer: %v. Your text is still in the field: change it and press enter.", err)
 				return nil
 			}
 			s.qs[s.cursor].Answer, s.edit, s.err = text, nil, ""
@@ -138,8 +138,13 @@ func (s *closeOutScreen) view() string {
 	for _, r := range s.rotate {
 		b.WriteString("  ! " + r + "\n")
 	}
-	if s.err != "" {
-		b.WriteString("\n" + st.Error.Render(s.err))
-	}
 	return b.String()
+}
+
+// pinned keeps the last error visible on a small terminal.
+func (s *closeOutScreen) pinned() string {
+	if s.err == "" {
+		return ""
+	}
+	return "\n" + s.e.st.Error.Render(s.err)
 }

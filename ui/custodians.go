@@ -257,6 +257,9 @@ func (s *custodiansScreen) onResult(msg custodianResultMsg) tea.Cmd {
 			name = msg.q.Counted[n-1].Name
 		}
 		s.notice, s.bad = fmt.Sprintf("✓ %s counted (key %d). Remove the key.", name, msg.serial), false
+		// The counted key is refused at once, not after the next scan: a PIN
+		// typed meanwhile must never go to it (found under tmux).
+		s.markCounted(msg.serial)
 		if s.q.Met() {
 			q := s.q
 			return func() tea.Msg { return quorumMetMsg{q: q} }
@@ -270,6 +273,23 @@ func (s *custodiansScreen) onResult(msg custodianResultMsg) tea.Cmd {
 	}
 	s.bad = true
 	return nil
+}
+
+// markCounted refuses the key with serial as already counted and moves the
+// cursor to a key that can still be used.
+func (s *custodiansScreen) markCounted(serial uint32) {
+	s.pin.reset()
+	for i := range s.keys {
+		if s.keys[i].Serial == serial {
+			s.keys[i].Refusal = ErrAlreadyCounted
+		}
+	}
+	for i, k := range s.keys {
+		if k.Refusal == nil && k.Custodian != "" {
+			s.cursor = i
+			return
+		}
+	}
 }
 
 func (s *custodiansScreen) setRetries(serial uint32, n int) {
@@ -342,9 +362,12 @@ func (s *custodiansScreen) view() string {
 			mark = "› "
 		}
 		who := k.Custodian
-		if k.Refusal != nil || who == "" {
+		switch {
+		case errors.Is(k.Refusal, ErrAlreadyCounted):
+			who = st.Pass.Render("✓ ") + who + " · counted — remove this key"
+		case k.Refusal != nil || who == "":
 			who = st.Fail.Render("✗ refused: " + refusalShort(k))
-		} else {
+		default:
 			who = st.Pass.Render("✓ ") + who + fmt.Sprintf(" · PIN tries left %d", k.PINRetries)
 		}
 		fmt.Fprintf(&b, "%skey %d  %s\n", mark, k.Serial, who)

@@ -37,6 +37,7 @@ type driver struct {
 	quit   bool
 	hold   bool // keep hardware results in held instead of delivering them
 	held   []tea.Msg
+	noScan bool // drop key-scan results, as if the scan had not returned yet
 }
 
 func newDriver(t testing.TB, f *fakeEngine, w, h int) *driver {
@@ -69,6 +70,11 @@ func (d *driver) run(cmd tea.Cmd) {
 		}
 	case tea.QuitMsg:
 		d.quit = true
+	case keysMsg:
+		if d.noScan { // a key scan still running: its result has not arrived
+			return
+		}
+		d.send(msg)
 	case custodianResultMsg, signResultMsg, revealMsg:
 		if d.hold {
 			d.held = append(d.held, msg)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -54,6 +55,24 @@ func TestPreflightRecords(t *testing.T) {
 	}
 }
 
+// TestPreflightReasonVisibleOnSmallTerminal: with more checks than fit in
+// 80x24, the reason being typed for a warning and its error stay on screen
+// (found under tmux: the field fell below the last line).
+func TestPreflightReasonVisibleOnSmallTerminal(t *testing.T) {
+	f := newFake()
+	for i := range 12 {
+		f.checks = append([]Check{{Name: fmt.Sprintf("extra check %d", i), Status: Warn,
+			Detail: "a long detail that wraps over more than one line at eighty columns, as real details do"}}, f.checks...)
+	}
+	d := newDriver(t, f, 80, 24)
+	d.keys("a")
+	d.typ("lab station")
+	d.contains("(recorded in the journal)", "Reason: lab station")
+	d.keys("enter") // recorded; the next warning
+	d.keys("down", "a", "enter") // an empty reason is refused, visibly
+	d.contains("Reason:", "A reason is required")
+}
+
 func TestDeclareRequiresEveryField(t *testing.T) {
 	d := newDriver(t, newFake(), 80, 24)
 	d.passPreflight()
@@ -94,7 +113,7 @@ func TestCustodianRefusals(t *testing.T) {
 		{"PIN blocked", func(f *fakeEngine) { f.retries[11111111] = 0 }, 11111111, "123456", "PIN of key 11111111 is blocked"},
 		{"already counted", func(f *fakeEngine) {
 			f.counted = []Custodian{{"Alice Ng", 11111111}}
-		}, 11111111, "", "refused: already counted"},
+		}, 11111111, "", "counted — remove this key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,10 +143,34 @@ func TestCustodianProgressAndQuorum(t *testing.T) {
 	d.custodian(11111111, "123456")
 	d.contains("1 of 2 counted", "✓ Alice Ng counted")
 	d.custodian(11111111, "123456") // same person again: refused, never counted twice
-	d.contains("refused: already counted")
+	d.contains("counted — remove this key")
 	d.custodian(22222222, "654321")
 	if _, ok := d.m.scr.(*runbookScreen); !ok {
 		t.Fatalf("quorum met but not on the runbook:\n%s", d.screen())
+	}
+}
+
+// TestCountedKeyTakesNoPIN: right after a custodian is counted, before the
+// next key scan, a PIN typed by the next custodian must not be tried on the
+// counted key (it would cost its owner a PIN try); the field moves to the
+// next usable key at once.
+func TestCountedKeyTakesNoPIN(t *testing.T) {
+	f := newFake()
+	d := toCustodians(t, f)
+	d.insert(11111111, 22222222)
+	d.noScan = true // the scan after the count has not come back yet
+	d.typ("123456")
+	d.keys("enter")
+	d.contains("✓ Alice Ng counted", "Bob Okafor (key 22222222)")
+	tries := len(f.pinTries)
+	d.typ("000000") // no scan in between
+	d.keys("enter")
+	if len(f.pinTries) != tries+1 {
+		t.Fatalf("PIN tries %v", f.pinTries)
+	}
+	d.contains("Wrong PIN for key 22222222")
+	if f.retries[11111111] != 3 {
+		t.Errorf("the counted key lost a PIN try: %d left", f.retries[11111111])
 	}
 }
 

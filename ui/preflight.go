@@ -234,7 +234,14 @@ func (s *preflightScreen) view() string {
 		b.WriteString("\n" + st.Fail.Render("✗ clock wrong") + " — set it (date -u -s 'YYYY-MM-DD HH:MM:SS'), then press r")
 	}
 	b.WriteString("\n")
-	if s.reason != nil {
+	return b.String()
+}
+
+// pinned is the reason being typed and the last error: always visible.
+func (s *preflightScreen) pinned() string {
+	st := s.e.st
+	var b strings.Builder
+	if s.reason != nil && !s.loading {
 		b.WriteString("\nAcknowledge " + st.Key.Render(s.checks[s.cursor].Name) + " (recorded in the journal)\n")
 		b.WriteString(s.reason.view(true, s.w))
 		b.WriteString("\n")

@@ -29,6 +29,7 @@ const (
 	eventVaultMarkFailed     = "vault.mark_revealed_failed"
 	eventReportExported      = "report.exported"
 	eventProcessGuards       = "process.guards"
+	eventPINRejected         = "quorum.pin_rejected"
 )
 
 // consoleEngine adapts a session (runbook/session), the vault, the journal
@@ -127,10 +128,9 @@ func (c *consoleEngine) ConfirmClock(shown time.Time, correct bool) error {
 	if _, err := c.journal.Append("operator", eventClockConfirmed, data); err != nil {
 		return fmt.Errorf("recording the clock confirmation: %w", err)
 	}
+	// A wrong clock is recorded like a right one; the preflight screen then
+	// blocks until the clock is set and confirmed.
 	c.clockOK = correct
-	if !correct {
-		return errors.New("the station clock is wrong: set it (date -s, hwclock) from a trusted clock, then start again")
-	}
 	return nil
 }
 
@@ -247,6 +247,7 @@ func (c *consoleEngine) AddCustodian(ctx context.Context, serial uint32, pin str
 	// The console asked the custodian to confirm a last PIN try before calling us.
 	u.ConfirmLastPINRetry(serial)
 	if err := u.AddShare(ctx, tok, pin); err != nil {
+		c.recordRefusal(cu.ID, serial, err)
 		return c.Quorum(), uiError(err)
 	}
 	c.mu.Lock()
@@ -277,6 +278,24 @@ func (c *consoleEngine) AddCustodian(ctx context.Context, serial uint32, pin str
 		}
 	}
 	return c.quorumLocked(), nil
+}
+
+// recordRefusal journals a wrong PIN or a blocked key (never the PIN):
+// an auditor sees every failed attempt, not only the successes.
+func (c *consoleEngine) recordRefusal(custodian string, serial uint32, err error) {
+	var pe *hardware.PINError
+	data := map[string]any{"custodian": custodian, "serial": serial}
+	switch {
+	case errors.As(err, &pe):
+		data["reason"], data["retries_left"] = "wrong PIN", pe.Retries
+	case errors.Is(err, hardware.ErrPINBlocked):
+		data["reason"] = "PIN blocked"
+	default:
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, _ = c.journal.Append(custodian, eventPINRejected, data)
 }
 
 // openLocked combines the collected shares into an opened vault.

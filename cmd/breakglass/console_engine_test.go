@@ -222,6 +222,9 @@ func TestConsoleJourney(t *testing.T) {
 	if _, err := eng.AddCustodian(ctx, f.serials[1], "999999"); !errors.As(err, &wp) || wp.Retries != 2 {
 		t.Fatalf("wrong PIN: %v", err)
 	}
+	if last := eng.journal.Entries()[eng.journal.Len()-1]; last.Type != eventPINRejected || strings.Contains(string(last.Data), "999999") {
+		t.Errorf("wrong PIN journaled as %s %s", last.Type, last.Data)
+	}
 	if _, err := eng.AddCustodian(ctx, 424242, "123456"); !errors.Is(err, ui.ErrKeyRemoved) {
 		t.Fatalf("absent key: %v", err)
 	}

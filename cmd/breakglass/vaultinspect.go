@@ -44,7 +44,7 @@ Exit status: 0 when the roster verifies, 1 otherwise.
 Examples:
   breakglass vault inspect vault.json
   breakglass vault inspect vault.json --json
-  breakglass vault inspect vault.json --attestation-root testdata/attestation/attestation-root.pem
+  breakglass vault inspect vault.json --attestation-root testdata/attestation-root.pem
 `
 
 func runVaultInspect(ctx context.Context, e *env, args []string) int {
