@@ -68,7 +68,7 @@ func TestPreflightReasonVisibleOnSmallTerminal(t *testing.T) {
 	d.keys("a")
 	d.typ("lab station")
 	d.contains("(recorded in the journal)", "Reason: lab station")
-	d.keys("enter") // recorded; the next warning
+	d.keys("enter")              // recorded; the next warning
 	d.keys("down", "a", "enter") // an empty reason is refused, visibly
 	d.contains("Reason:", "A reason is required")
 }
