@@ -52,7 +52,7 @@ func TestGolden(t *testing.T) {
 		}},
 		{"runbook", Mode{TestRoot: true}, func(d *driver) {}},
 		{"runbook-revealed", Mode{}, func(d *driver) {
-			d.keys("down", "down", "down", "v", "down", "v")
+			d.keys("up", "up", "v", "down", "v")
 		}},
 		{"runbook-confirm", Mode{Drill: true}, func(d *driver) {
 			d.keys("space", "space", "enter")

@@ -291,7 +291,7 @@ func TestRevealHidesAfterTimeout(t *testing.T) {
 	f.steps = sampleSteps(2)
 	d := toRunbook(t, f, 80, 24)
 	d.lacks("correct horse")
-	d.keys("down", "down", "down", "v")
+	d.keys("up", "up", "v")
 	d.contains("correct horse battery", "hides in 00:30")
 	d.at(t0.Add(29 * time.Second))
 	d.contains("correct horse battery", "hides in 00:01")
@@ -311,7 +311,7 @@ func TestTOTPLiveCode(t *testing.T) {
 	f := newFake()
 	f.steps = sampleSteps(2)
 	d := toRunbook(t, f, 80, 24)
-	d.keys("down", "down", "down", "down", "v")
+	d.keys("up", "v")
 	d.contains("code "+fakeTOTP{}.Code(t0), "30s")
 	later := t0.Add(20 * time.Second)
 	d.at(later)
@@ -326,7 +326,7 @@ func TestDrillNeverShowsSecrets(t *testing.T) {
 	f.mode = Mode{Drill: true}
 	f.steps = sampleSteps(2)
 	d := toRunbook(t, f, 80, 24)
-	d.keys("down", "down", "down", "v")
+	d.keys("up", "up", "v")
 	d.lacks("correct horse")
 	d.contains("root password  decrypts and parses", "DRILL")
 	if f.wiped != 1 {
@@ -339,7 +339,7 @@ func TestWindowExpiryReauthorises(t *testing.T) {
 	f.steps = sampleSteps(3)
 	d := toRunbook(t, f, 80, 24)
 	d.keys("space") // progress on step 1 survives
-	d.keys("down", "down", "v")
+	d.keys("up", "up", "up", "v")
 	d.contains("correct horse")
 	d.at(f.expires.Add(-time.Second))
 	if _, ok := d.m.scr.(*runbookScreen); !ok {
@@ -400,7 +400,7 @@ func TestQuitWipesRevealedSecrets(t *testing.T) {
 	f := newFake()
 	f.steps = sampleSteps(2)
 	d := toRunbook(t, f, 80, 24)
-	d.keys("down", "down", "down", "v", "q", "y")
+	d.keys("up", "up", "v", "q", "y")
 	if f.wiped != 1 || !d.quit {
 		t.Fatalf("quit=%v wiped=%d", d.quit, f.wiped)
 	}

@@ -46,6 +46,9 @@ type runbookScreen struct {
 func newRunbook(e *env) *runbookScreen {
 	s := &runbookScreen{e: e, secrets: newSecretsPanel(e)}
 	s.reload()
+	if it, ok := s.missing(); ok { // start on the first thing to do
+		s.cursor = indexOf(s.items, it)
+	}
 	return s
 }
 
@@ -69,6 +72,10 @@ func (s *runbookScreen) reload() {
 		return
 	}
 	st := s.steps[s.cur]
+	// The credentials first: they are what the checks below are done with.
+	for i := range st.Secrets {
+		s.items = append(s.items, item{itemSecret, i})
+	}
 	for i := range st.Checks {
 		s.items = append(s.items, item{itemCheck, i})
 	}
@@ -77,9 +84,6 @@ func (s *runbookScreen) reload() {
 	}
 	for i := range st.Confirmers {
 		s.items = append(s.items, item{itemConfirm, i})
-	}
-	for i := range st.Secrets {
-		s.items = append(s.items, item{itemSecret, i})
 	}
 	if s.cursor >= len(s.items) {
 		s.cursor = 0
@@ -328,7 +332,7 @@ func (s *runbookScreen) stepView(width int) string {
 			if stv.Checks[it.idx].Done {
 				box = e.st.Pass.Render("[✓]")
 			}
-			items.WriteString(mark + box + " " + stv.Checks[it.idx].Text)
+			items.WriteString(hangAfter(mark+box+" "+stv.Checks[it.idx].Text, width, "      "))
 		case itemEvidence:
 			ev := stv.Evidence[it.idx]
 			if s.edit != nil && i == s.cursor {
@@ -339,7 +343,7 @@ func (s *runbookScreen) stepView(width int) string {
 			if ev.Answer != "" {
 				ans = e.st.Pass.Render("✓ ") + ev.Answer
 			}
-			items.WriteString(mark + ev.Prompt + ": " + ans)
+			items.WriteString(hangAfter(mark+ev.Prompt+": "+ans, width, "    "))
 		case itemConfirm:
 			name, box := stv.Confirmers[it.idx], "[ ]"
 			if contains(stv.Confirmed, name) {

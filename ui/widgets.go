@@ -250,3 +250,13 @@ func wrap(s string, width int) string {
 func hang(s string, width int, pre string) string {
 	return indent(wrap(s, max(width-lipgloss.Width(pre), 10)), pre)
 }
+
+// hangAfter wraps s to width, indenting every line after the first by pre,
+// so a wrapped list item stays visibly one item.
+func hangAfter(s string, width int, pre string) string {
+	lines := strings.Split(wrap(s, max(width-lipgloss.Width(pre), 10)), "\n")
+	for i := 1; i < len(lines); i++ {
+		lines[i] = pre + lines[i]
+	}
+	return strings.Join(lines, "\n")
+}
