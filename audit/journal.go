@@ -211,8 +211,12 @@ func (j *Journal) Append(actor, typ string, data any) (Entry, error) {
 		Seq: uint64(len(j.entries) + 1), Time: now.UTC().Format(time.RFC3339Nano),
 		Mono: mono, Actor: actor, Type: typ, Data: raw, Prev: j.head(),
 	}
-	if n := len(j.entries); n > 0 && e.Mono < j.entries[n-1].Mono {
-		e.Mono = j.entries[n-1].Mono // a clock that went back must not break the chain
+	floor := j.base
+	if n := len(j.entries); n > 0 {
+		floor = j.entries[n-1].Mono
+	}
+	if e.Mono < floor {
+		e.Mono = floor // a clock that went back must not break the chain
 	}
 	if e.Hash, err = e.ComputeHash(); err != nil {
 		return Entry{}, err

@@ -52,7 +52,10 @@ func newCustodians(e *env, reauth bool) *custodiansScreen {
 }
 
 func (s *custodiansScreen) title() string {
-	if s.reauth {
+	switch {
+	case s.reauth && s.e.opts.Start == StartReauthorise:
+		return "Re-authorise — resumed session"
+	case s.reauth:
 		return "Re-authorise — unlock window expired"
 	}
 	return "Custodians"
@@ -140,8 +143,12 @@ func (s *custodiansScreen) update(msg tea.Msg) tea.Cmd {
 func (s *custodiansScreen) onKeys(msg keysMsg) {
 	s.scanned, s.scanning = true, false
 	if msg.err != nil {
+		s.keys = nil // a list that cannot be refreshed is not shown as current
 		s.notice, s.bad = fmt.Sprintf("✗ Cannot list YubiKeys: %v. Is the PC/SC service (pcscd) running?", msg.err), true
 		return
+	}
+	if strings.HasPrefix(s.notice, "✗ Cannot list YubiKeys") {
+		s.notice, s.bad = "", false
 	}
 	var prev uint32
 	if k, ok := s.cur(); ok {
@@ -340,8 +347,7 @@ func (s *custodiansScreen) view() string {
 	st := s.e.st
 	var b strings.Builder
 	if s.reauth {
-		b.WriteString(st.Warning.Render("! The unlock window expired: secrets are locked.") +
-			"\n  Custodians must present their keys again to continue the runbook.\n\n")
+		b.WriteString(st.Warning.Render("! Secrets are locked: present keys again to go on with the runbook.") + "\n")
 	}
 	fmt.Fprintf(&b, "%s %s · check it matches your card\n\n",
 		st.Title.Render("Vault fingerprint"), s.e.eng.Fingerprint())

@@ -64,7 +64,7 @@ func (s *signScreen) next() string {
 		return "ONE PIN try left on this key: press y to try it anyway, esc to stop"
 	case s.signing():
 		c := s.signers[s.signed]
-		return fmt.Sprintf("%s: insert key %d, type your PIN, press enter, then touch", c.Name, c.Serial)
+		return fmt.Sprintf("%s: PIN of key %d, enter, then touch the key", c.Name, c.Serial)
 	case s.files == nil:
 		return "check the export directory and press enter to write the report"
 	}
@@ -188,7 +188,7 @@ func (s *signScreen) onSigned(msg signResultMsg) tea.Cmd {
 		s.retries = wp.Retries
 		s.err = fmt.Sprintf("✗ Wrong PIN: %d tries left. Type it again slowly.", wp.Retries)
 	default:
-		s.err = refusalLong(s.signers[s.signed].Serial, msg.err)
+		s.err = strings.ReplaceAll(refusalLong(s.signers[s.signed].Serial, msg.err), "nothing was counted", "not signed")
 	}
 	return nil
 }

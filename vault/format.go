@@ -17,6 +17,7 @@ package vault
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,44 @@ type Vault struct {
 	Signatures          []Signature `json:"signatures"`
 	Shares              []Share     `json:"shares"`
 	Secrets             []Secret    `json:"secrets"`
+	// Drills are the most recent drills (vault check), newest last. They
+	// are a record for inspect, not a proof: the signed drill reports are.
+	Drills []Drill `json:"drills,omitempty"`
+}
+
+// Drill records one "vault check": when, which kind, who took part, result.
+type Drill struct {
+	At         time.Time `json:"at"`
+	Kind       string    `json:"kind"` // DrillQuorum or DrillEach
+	Custodians []string  `json:"custodians"`
+	Passed     bool      `json:"passed"`
+}
+
+// Drill kinds.
+const (
+	DrillQuorum = "quorum" // a quorum opened the vault and every secret decrypted
+	DrillEach   = "each"   // every custodian proved their own share
+)
+
+// MaxDrills is how many drill records a vault keeps.
+const MaxDrills = 20
+
+// RecordDrill appends d, keeping the MaxDrills most recent.
+func (v *Vault) RecordDrill(d Drill) {
+	v.Drills = append(v.Drills, d)
+	if n := len(v.Drills); n > MaxDrills {
+		v.Drills = slices.Clone(v.Drills[n-MaxDrills:])
+	}
+}
+
+// LastDrill returns the newest passed drill of kind, if any.
+func (v *Vault) LastDrill(kind string) (Drill, bool) {
+	for i := len(v.Drills) - 1; i >= 0; i-- {
+		if d := v.Drills[i]; d.Kind == kind && d.Passed {
+			return d, true
+		}
+	}
+	return Drill{}, false
 }
 
 // Roster is what the custodians sign: who they are, their keys, the policy.

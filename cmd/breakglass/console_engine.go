@@ -603,6 +603,11 @@ func (c *consoleEngine) CloseOutQuestions() []ui.Question {
 	out := make([]ui.Question, 0, len(session.Questions))
 	for _, q := range session.Questions {
 		uq := ui.Question{ID: q.ID, Text: q.Prompt}
+		if q.ID == session.QWhatBroke {
+			if d := c.sess.State().Declaration.WhatBroke; d != "" {
+				uq.Text += fmt.Sprintf(" (declared at the start: %q — confirm or correct it)", d)
+			}
+		}
 		if q.YesNo {
 			uq.Text += ` Answer "no", or "yes: " and the details.`
 		}

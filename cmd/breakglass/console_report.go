@@ -190,11 +190,16 @@ func (c *consoleEngine) Export(ctx context.Context, dir string) ([]ui.ExportedFi
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
+	// All or nothing: if the second file cannot be written, the first is
+	// removed again, so the medium never holds half an export.
 	var out []ui.ExportedFile
 	for _, f := range files {
 		p := filepath.Join(dir, f.name)
 		if err := audit.WriteFileAtomic(p, f.data, 0o644); err != nil {
-			return out, fmt.Errorf("writing %s: %w — nothing partial was left; free space or choose another directory and export again", p, err)
+			for _, w := range out {
+				os.Remove(w.Path)
+			}
+			return nil, fmt.Errorf("%w — nothing was left on the medium; free space or choose another directory and export again", err)
 		}
 		sum := sha256.Sum256(f.data)
 		out = append(out, ui.ExportedFile{Path: p, SHA256: hex.EncodeToString(sum[:])})

@@ -139,7 +139,7 @@ var (
 	reConfirm  = regexp.MustCompile(`^(.+) must confirm: select their line and press c`)
 	reComplete = regexp.MustCompile(`^press n to complete step (\d+)`)
 	reAnswer   = regexp.MustCompile(`^answer question (\d+): select it and press enter`)
-	reSign     = regexp.MustCompile(`^(.+): insert key (\d+), type your PIN`)
+	reSign     = regexp.MustCompile(`^(.+): PIN of key (\d+), enter`)
 )
 
 // passPreflight acknowledges every WARN check with a reason, confirms the
@@ -365,7 +365,7 @@ func TestConsoleJourneyE2E(t *testing.T) {
 	}
 	signed := map[string]bool{}
 	for i := 1; i <= 2; i++ {
-		m := c.waitMatch(regexp.MustCompile(`Next: (\w+ Example): insert key (\d+), type your PIN`))
+		m := c.waitMatch(regexp.MustCompile(`Next: (\w+ Example): PIN of key (\d+), enter`))
 		serial, _ := strconv.ParseUint(m[2], 10, 32)
 		if m[1] != first && m[1] != second {
 			t.Errorf("signing asks %s, who was not counted (%s, %s)", m[1], first, second)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"breakglass/vault"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -80,6 +81,21 @@ func TestVaultCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The passing drills are recorded in the vault for "vault inspect";
+	// failed ones are not.
+	v, err := vault.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := v.LastDrill(vault.DrillQuorum); !ok || strings.Join(d.Custodians, ",") != "carol-example,bob-example" {
+		t.Errorf("last quorum drill %+v %v", d, ok)
+	}
+	if d, ok := v.LastDrill(vault.DrillEach); !ok || len(d.Custodians) != 3 {
+		t.Errorf("last each drill %+v %v", d, ok)
+	}
+	if n := len(v.Drills); n != 3 {
+		t.Errorf("%d drills recorded, want the 3 that passed", n)
 	}
 }
 

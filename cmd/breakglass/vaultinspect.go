@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -86,8 +87,21 @@ type inspectReport struct {
 	RosterError string             `json:"roster_error,omitempty"`
 	TestRoot    bool               `json:"test_attestation_root"`
 	Secrets     []inspectSecret    `json:"secrets"`
+	Drills      []inspectDrill     `json:"drills"`
 	Warnings    []string           `json:"warnings"`
 }
+
+// inspectDrill is the last passed drill of one kind.
+type inspectDrill struct {
+	Kind       string    `json:"kind"`
+	At         time.Time `json:"at,omitzero"`
+	AgeDays    int       `json:"age_days"`
+	Custodians []string  `json:"custodians"`
+	Stale      bool      `json:"stale"`
+}
+
+// drillStaleDays is when a drill is old enough to say so.
+const drillStaleDays = 90
 
 type inspectCustodian struct {
 	ID     string       `json:"id"`
@@ -196,7 +210,29 @@ func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, 
 	if len(r.Secrets) == 0 {
 		r.Warnings = append(r.Warnings, "no secret is sealed yet (breakglass seal)")
 	}
+	for _, kind := range []string{vault.DrillQuorum, vault.DrillEach} {
+		id := inspectDrill{Kind: kind, Custodians: []string{}, Stale: true}
+		if d, ok := v.LastDrill(kind); ok {
+			id.At, id.Custodians = d.At, d.Custodians
+			id.AgeDays = max(int(now.Sub(d.At).Hours()/24), 0)
+			id.Stale = id.AgeDays > drillStaleDays
+		}
+		r.Drills = append(r.Drills, id)
+		switch {
+		case id.At.IsZero():
+			r.Warnings = append(r.Warnings, fmt.Sprintf("no %s drill recorded: run %s", kind, drillCommand(kind)))
+		case id.Stale:
+			r.Warnings = append(r.Warnings, fmt.Sprintf("last %s drill was %d days ago (more than %d): run %s", kind, id.AgeDays, drillStaleDays, drillCommand(kind)))
+		}
+	}
 	return r
+}
+
+func drillCommand(kind string) string {
+	if kind == vault.DrillEach {
+		return "breakglass vault check --each"
+	}
+	return "breakglass vault check"
 }
 
 func printInspect(w io.Writer, r inspectReport) {
@@ -246,7 +282,20 @@ func printInspect(w io.Writer, r inspectReport) {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintln(w, "\nDrills        not recorded in the vault file: see the signed drill reports (breakglass vault check proves the vault opens)")
+	fmt.Fprintln(w, "\nDrills")
+	for _, d := range r.Drills {
+		what := map[string]string{vault.DrillQuorum: "quorum opens the vault", vault.DrillEach: "every custodian's own share"}[d.Kind]
+		switch {
+		case d.At.IsZero():
+			fmt.Fprintf(w, "  %-28s never recorded — STALE\n", what)
+		default:
+			state := "ok"
+			if d.Stale {
+				state = "STALE"
+			}
+			fmt.Fprintf(w, "  %-28s %s (%d days ago) by %s — %s\n", what, d.At.UTC().Format("2006-01-02"), d.AgeDays, strings.Join(d.Custodians, ", "), state)
+		}
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(w, "\nWarnings")
 		for _, m := range r.Warnings {

@@ -28,6 +28,8 @@ func TestVaultInspect(t *testing.T) {
 	if err := v.MarkRevealed("aws-root-password", "S-42", k.now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	// A quorum drill 100 days before the inspection below; no --each drill.
+	v.RecordDrill(vault.Drill{At: k.now.AddDate(0, 0, 300), Kind: vault.DrillQuorum, Custodians: []string{"alice-example", "bob-example"}, Passed: true})
 	if err := v.Save(path); err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +44,9 @@ func TestVaultInspect(t *testing.T) {
 		"Alice Example", "10000003", "aws-root-totp", "400 days",
 		"REVEALED in session S-42 at 2026-11-23 10:00 UTC — rotate now",
 		"aws-root-totp was sealed 400 days ago: rotation overdue",
+		"(100 days ago) by alice-example, bob-example — STALE",
+		"last quorum drill was 100 days ago",
+		"no each drill recorded: run breakglass vault check --each",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)

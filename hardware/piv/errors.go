@@ -44,6 +44,7 @@ var pcscMessages = []struct {
 	{"supplied handle was invalid", hardware.ErrRemoved},             // 0x80100003: handle died with the card
 	{"not responding to a reset", hardware.ErrRemoved},               // 0x80100066 SCARD_W_UNRESPONSIVE_CARD
 	{"other connections outstanding", ErrBusy},                       // 0x8010000B SCARD_E_SHARING_VIOLATION
+	{"scard response too short: 0", hardware.ErrRemoved},             // no status word at all: the card went away mid-command (vpcd)
 }
 
 // statusErr is piv-go's (unexported) APDU error, which exposes its status word.
