@@ -302,3 +302,67 @@ func TestConsoleJourney(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleDrill: the same quorum and runbook in drill mode; every secret
+// is decrypted and checked but no value ever reaches the screen, nothing is
+// burned in the vault, and the signed report says drill and verifies.
+func TestConsoleDrill(t *testing.T) {
+	f := newJourneyFixture(t)
+	ctx := context.Background()
+	eng := f.engine(t, true)
+	if !eng.Mode().Drill {
+		t.Fatal("engine not in drill mode")
+	}
+	for _, c := range eng.Preflight(ctx) {
+		if c.Status == ui.Warn {
+			must(t, eng.AcknowledgeWarning(c.Name, "drill"))
+		}
+	}
+	must(t, eng.ConfirmClock(time.Now(), true))
+	must(t, eng.Declare(ui.Declaration{Operator: "Olive", Ticket: "DRILL-1", WhatBroke: "quarterly drill"}))
+	for _, sn := range f.serials[1:] {
+		_, err := eng.AddCustodian(ctx, sn, "123456")
+		must(t, err)
+	}
+	revealed := map[string][]byte{}
+	runSteps(t, eng, revealed)
+	if len(revealed) != 0 {
+		t.Fatalf("drill returned secret values for %d secrets", len(revealed))
+	}
+	if rot := eng.MustRotate(); len(rot) != 0 {
+		t.Errorf("drill must-rotate list %v, want empty", rot)
+	}
+	for _, q := range eng.CloseOutQuestions() {
+		ans := "drill"
+		if strings.Contains(q.Text, `"no"`) {
+			ans = "no"
+		}
+		must(t, eng.AnswerCloseOut(q.ID, ans))
+	}
+	must(t, eng.Sign(ctx, f.serials[1], "123456"))
+	must(t, eng.Sign(ctx, f.serials[2], "123456"))
+	files, err := eng.Export(ctx, eng.exportDir)
+	must(t, err)
+	eng.Lock()
+	vo := verifyOptions{Vault: f.vaultPath, AttestationRoot: "../../testdata/attestation-root.pem"}
+	opts, err := vo.options()
+	must(t, err)
+	verdict, err := audit.VerifyReportFile(files[0].Path, opts)
+	if err != nil {
+		var buf bytes.Buffer
+		verdict.Print(&buf)
+		t.Fatalf("drill report does not verify: %v\n%s", err, buf.String())
+	}
+	var buf bytes.Buffer
+	verdict.Print(&buf)
+	if !strings.Contains(buf.String(), "(drill)") {
+		t.Errorf("verdict does not say drill:\n%s", buf.String())
+	}
+	v, err := vault.Load(f.vaultPath)
+	must(t, err)
+	for name := range f.secrets {
+		if s, _ := v.Secret(name); s.Burned() {
+			t.Errorf("%s burned by a drill", name)
+		}
+	}
+}
