@@ -232,6 +232,8 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 	for _, s := range sections {
 		v.add(s.name+" matches journal", sameJSON(s.got, s.want), "as recorded in the journal")
 	}
+	n, cerr := checkConfirmations(rep)
+	v.add("step confirmations", cerr, fmt.Sprintf("%d custodian confirmations, each signed by the custodian's enrolled key", n))
 }
 
 func checkRootLabel(label string, nonProd bool) error {

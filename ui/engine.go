@@ -73,8 +73,10 @@ type Engine interface {
 	Tick(step, check int) error
 	// Answer records evidence number evidence of step.
 	Answer(step, evidence int, text string) error
-	// Confirm records that custodian (by roster name) confirms step.
-	Confirm(step int, custodian string) error
+	// Confirm records that custodian (by roster name) confirms step, proven
+	// on the custodian's own key: PIN, then touch; it may block. Errors
+	// wrap *WrongPINError, ErrPINBlocked or ErrKeyRemoved.
+	Confirm(ctx context.Context, step int, custodian, pin string) error
 	// Complete finishes step; it fails if checks, evidence or confirmations
 	// are missing.
 	Complete(step int) error

@@ -201,10 +201,16 @@ func (f *fakeEngine) Answer(step, ev int, text string) error {
 	return nil
 }
 
-func (f *fakeEngine) Confirm(step int, who string) error {
+func (f *fakeEngine) Confirm(_ context.Context, step int, who, pin string) error {
 	s, err := f.step(step)
 	if err != nil {
 		return err
+	}
+	for serial, name := range f.roster {
+		if name == who && pin != f.pins[serial] {
+			f.retries[serial]--
+			return &WrongPINError{Retries: f.retries[serial]}
+		}
 	}
 	s.Confirmed = append(slices.Clone(s.Confirmed), who)
 	return nil

@@ -269,8 +269,20 @@ func TestRunbookOrderAndEvidence(t *testing.T) {
 		t.Errorf("evidence = %q", got)
 	}
 	d.keys("space", "n")
-	d.contains("Alice Ng must confirm")
-	d.keys("c", "c")
+	d.contains("Alice Ng must confirm on their key")
+	d.keys("c") // the operator cannot confirm for a custodian: the custodian's PIN and touch do
+	if len(f.steps[1].Confirmed) != 0 {
+		t.Fatalf("confirmed without a PIN: %v", f.steps[1].Confirmed)
+	}
+	d.contains("PIN of Alice Ng's key")
+	d.typ("000000")
+	d.keys("enter")
+	d.contains("Wrong PIN for Alice Ng's key: 2 tries left")
+	d.typ("123456")
+	d.keys("enter")
+	d.keys("c")
+	d.typ("654321")
+	d.keys("enter")
 	if !slices.Equal(f.steps[1].Confirmed, []string{"Alice Ng", "Bob Okafor"}) {
 		t.Errorf("confirmed = %v", f.steps[1].Confirmed)
 	}

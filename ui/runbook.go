@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -30,17 +32,22 @@ type item struct {
 
 // runbookScreen walks the operator through the steps in order.
 type runbookScreen struct {
-	e       *env
-	steps   []StepView
-	cur     int
-	items   []item
-	cursor  int
-	edit    *field // evidence being typed
-	skip    *field // skip reason being typed
-	scroll  int
-	secrets secretsPanel
-	err     string
-	w, h    int
+	e      *env
+	steps  []StepView
+	cur    int
+	items  []item
+	cursor int
+	edit   *field // evidence being typed
+	skip   *field // skip reason being typed
+	// confirm is the PIN of the custodian confirming the step (confirmWho)
+	// on their own key; op tracks the signature while it waits for a touch.
+	confirm    *field
+	confirmWho string
+	op         hwOp
+	scroll     int
+	secrets    secretsPanel
+	err        string
+	w, h       int
 }
 
 func newRunbook(e *env) *runbookScreen {
@@ -56,8 +63,10 @@ func (s *runbookScreen) title() string {
 	return fmt.Sprintf("Runbook — step %d of %d", min(s.cur+1, len(s.steps)), len(s.steps))
 }
 func (s *runbookScreen) setSize(w, h int) { s.w, s.h = w, h }
-func (s *runbookScreen) typing() bool     { return s.edit != nil || s.skip != nil }
-func (s *runbookScreen) init() tea.Cmd    { return s.doneCmd() }
+func (s *runbookScreen) typing() bool {
+	return s.edit != nil || s.skip != nil || (s.confirm != nil && !s.op.pending)
+}
+func (s *runbookScreen) init() tea.Cmd { return s.doneCmd() }
 
 // reload refreshes the steps from the engine after a recorded change.
 func (s *runbookScreen) reload() {
@@ -122,6 +131,12 @@ func (s *runbookScreen) next() string {
 		return "type the evidence and press enter to record it (esc cancels)"
 	case s.skip != nil:
 		return "type why this step is skipped and press enter (esc cancels)"
+	case s.op.pending && s.op.touch:
+		return s.confirmWho + ": touch the YubiKey now — its light is blinking"
+	case s.op.pending:
+		return "wait while " + s.confirmWho + "'s key signs the confirmation"
+	case s.confirm != nil:
+		return s.confirmWho + ": type your PIN, press enter, then touch your key (esc cancels)"
 	}
 	st := s.steps[s.cur]
 	if it, ok := s.missing(); ok {
@@ -131,7 +146,7 @@ func (s *runbookScreen) next() string {
 		case itemEvidence:
 			return fmt.Sprintf("record %q: select it and press enter", st.Evidence[it.idx].Prompt)
 		default:
-			return fmt.Sprintf("%s must confirm: select their line and press c", st.Confirmers[it.idx])
+			return fmt.Sprintf("%s must confirm on their key: select their line and press c", st.Confirmers[it.idx])
 		}
 	}
 	return fmt.Sprintf("press n to complete step %d %q", s.cur+1, st.Title)
@@ -188,6 +203,13 @@ func (s *runbookScreen) update(msg tea.Msg) tea.Cmd {
 		if f := s.activeField(); f != nil {
 			f.update(msg)
 		}
+	case confirmResultMsg:
+		return s.onConfirmed(msg)
+	case touchWaitMsg, spinMsg:
+		if s.op.pending {
+			return s.op.update(s.e, msg)
+		}
+		return s.secrets.update(msg)
 	default:
 		return s.secrets.update(msg)
 	}
@@ -198,6 +220,9 @@ func (s *runbookScreen) activeField() *field {
 	if s.edit != nil {
 		return s.edit
 	}
+	if s.confirm != nil {
+		return s.confirm
+	}
 	return s.skip
 }
 
@@ -206,7 +231,13 @@ func (s *runbookScreen) fieldKey(msg tea.KeyPressMsg) tea.Cmd {
 	f := s.activeField()
 	switch {
 	case key.Matches(msg, k.Back):
-		s.edit, s.skip = nil, nil
+		s.edit, s.skip, s.confirm = nil, nil, nil
+	case key.Matches(msg, k.Enter) && s.confirm != nil:
+		if f.empty() {
+			s.err = "Type the PIN first, or press esc."
+			return nil
+		}
+		return s.startConfirm()
 	case key.Matches(msg, k.Enter):
 		if f.empty() {
 			s.err = "Type something first, or press esc."
@@ -266,7 +297,10 @@ func (s *runbookScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		s.edit = &field{label: st.Evidence[it.idx].Prompt, max: 2000}
 		s.edit.value = []rune(st.Evidence[it.idx].Answer)
 	case ok && it.kind == itemConfirm && key.Matches(msg, k.Confirm):
-		return s.record(s.e.eng.Confirm(s.cur, st.Confirmers[it.idx]), "record the confirmation")
+		if !contains(st.Confirmed, st.Confirmers[it.idx]) {
+			s.confirmWho, s.err = st.Confirmers[it.idx], ""
+			s.confirm = &field{label: "PIN of " + s.confirmWho + "'s key", masked: true, max: 8}
+		}
 	case ok && it.kind == itemSecret && key.Matches(msg, k.Reveal):
 		return s.secrets.toggle(s.cur, st.Secrets[it.idx])
 	case key.Matches(msg, k.Next):
@@ -350,6 +384,12 @@ func (s *runbookScreen) stepView(width int) string {
 				box = e.st.Pass.Render("[✓]")
 			}
 			items.WriteString(mark + box + " confirmed by " + name)
+			if s.confirm != nil && name == s.confirmWho {
+				items.WriteString("\n    " + s.confirm.view(!s.op.pending, width-4))
+				if l := s.op.view(e.st, "Signing the confirmation…"); l != "" {
+					items.WriteString("\n    " + l)
+				}
+			}
 		case itemSecret:
 			items.WriteString(s.secrets.view(stv.Secrets[it.idx], i == s.cursor, width))
 		}
@@ -396,4 +436,38 @@ func indexOf(items []item, it item) int {
 		}
 	}
 	return 0
+}
+
+// confirmResultMsg carries the result of Engine.Confirm for operation op.
+type confirmResultMsg struct {
+	op  int
+	err error
+}
+
+// startConfirm has the custodian's key sign the confirmation (PIN, touch).
+func (s *runbookScreen) startConfirm() tea.Cmd {
+	pin := s.confirm.String()
+	s.confirm.reset()
+	ctx, cancel := context.WithCancel(s.e.ctx)
+	id := s.e.nextOp()
+	eng, step, who := s.e.eng, s.cur, s.confirmWho
+	run := func() tea.Msg { return confirmResultMsg{op: id, err: eng.Confirm(ctx, step, who, pin)} }
+	return tea.Batch(s.op.start(s.e, id, cancel), run)
+}
+
+func (s *runbookScreen) onConfirmed(msg confirmResultMsg) tea.Cmd {
+	if !s.op.finish(msg.op) {
+		return nil
+	}
+	var wp *WrongPINError
+	switch {
+	case msg.err == nil:
+		s.confirm = nil
+		return s.record(nil, "")
+	case errors.As(msg.err, &wp):
+		s.err = fmt.Sprintf("✗ Wrong PIN for %s's key: %d tries left. Type it again slowly.", s.confirmWho, wp.Retries)
+	default:
+		s.err = "✗ " + s.confirmWho + " did not confirm: " + msg.err.Error()
+	}
+	return nil
 }

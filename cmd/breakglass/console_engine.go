@@ -464,16 +464,65 @@ func (c *consoleEngine) Answer(step, evidence int, text string) error {
 	return c.withStep(step, func(id string) error { return c.sess.Answer(id, evidence, text) })
 }
 
-// Confirm records a custodian's confirmation, by roster name.
-func (c *consoleEngine) Confirm(step int, name string) error {
-	return c.withStep(step, func(id string) error {
-		for _, cu := range c.countedLocked() {
-			if cu.Name == name {
-				return c.sess.Confirm(id, cu.ID)
-			}
+// Confirm records a custodian's confirmation of a step, proven on their own
+// key: the key's signing slot signs a digest naming the session, the step,
+// the custodian and the journal head (PIN, then touch). The signature is
+// checked against the roster and journaled, so the confirmation is evidence
+// an auditor can check, not an operator's keypress.
+func (c *consoleEngine) Confirm(ctx context.Context, step int, name, pin string) error {
+	c.hw.Lock()
+	defer c.hw.Unlock()
+	c.mu.Lock()
+	stepID, err := c.stepID(step)
+	var who session.Custodian
+	found := false
+	for _, cu := range c.countedLocked() {
+		if cu.Name == name {
+			who, found = cu, true
 		}
+	}
+	head := c.journal.Head()
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if !found {
 		return fmt.Errorf("%s is not in the current quorum", name)
-	})
+	}
+	_, key, ok := c.vault.KeyBySerial(who.Serial)
+	if !ok {
+		return fmt.Errorf("serial %d is not enrolled in this vault: %w", who.Serial, ui.ErrNotOnRoster)
+	}
+	tok, err := c.station.Open(ctx, who.Serial)
+	if err != nil {
+		return uiError(fmt.Errorf("%s's key %d: %w", name, who.Serial, err))
+	}
+	// The last PIN try is never spent on a confirmation.
+	if err := vault.CheckPINRetries(ctx, tok, false); err != nil {
+		return uiError(fmt.Errorf("%w — unblock or confirm the last try at a drill first", err))
+	}
+	digest := audit.ConfirmationDigest(c.sessionID, stepID, who.ID, who.Serial, head)
+	sig, err := tok.Sign(ctx, key.Sign.Slot.PIV(), digest[:], pin)
+	if err != nil {
+		c.recordRefusal(who.ID, who.Serial, err)
+		return uiError(err)
+	}
+	pub, _, err := signingMaterial(key)
+	if err != nil {
+		return err
+	}
+	if !ecdsa.VerifyASN1(pub, digest[:], sig) {
+		return fmt.Errorf("%s's key %d signed with a key that is not the enrolled one: %w", name, who.Serial, ui.ErrWrongSlotKey)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.journal.Append(who.ID, audit.TypeConfirmationSigned, audit.ConfirmationData{
+		Step: stepID, Custodian: who.ID, Serial: who.Serial, JournalHead: head,
+		Digest: hex.EncodeToString(digest[:]), Signature: sig,
+	}); err != nil {
+		return fmt.Errorf("recording the confirmation: %w", err)
+	}
+	return c.sess.Confirm(stepID, who.ID)
 }
 
 // Complete finishes a step. After the last step the vault is locked and

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -181,8 +184,18 @@ func runSteps(t *testing.T, eng *consoleEngine, revealed map[string][]byte) {
 				}
 			}
 		}
-		for _, c := range st.Confirmers {
-			must(t, eng.Confirm(i, c))
+		for j, c := range st.Confirmers {
+			if j == 0 {
+				// A wrong PIN confirms nothing and says how many tries are left.
+				var wp *ui.WrongPINError
+				if err := eng.Confirm(context.Background(), i, c, "999999"); !errors.As(err, &wp) {
+					t.Fatalf("confirm with a wrong PIN: %v", err)
+				}
+				if v := eng.Steps()[i]; len(v.Confirmed) != 0 {
+					t.Fatalf("confirmed with a wrong PIN: %v", v.Confirmed)
+				}
+			}
+			must(t, eng.Confirm(context.Background(), i, c, "123456"))
 		}
 		must(t, eng.Complete(i))
 	}
@@ -240,6 +253,29 @@ func TestConsoleJourney(t *testing.T) {
 		if string(revealed[name]) != want {
 			t.Errorf("revealed %s = %q", name, revealed[name])
 		}
+	}
+	// Every confirmation is a signature by the custodian's enrolled key.
+	confirmations := 0
+	for _, e := range eng.journal.Entries() {
+		if e.Type != audit.TypeConfirmationSigned {
+			continue
+		}
+		confirmations++
+		var d struct {
+			Serial    uint32 `json:"serial"`
+			Digest    string `json:"digest"`
+			Signature []byte `json:"signature"`
+		}
+		must(t, json.Unmarshal(e.Data, &d))
+		_, key, ok := eng.vault.KeyBySerial(d.Serial)
+		pub, _, err := signingMaterial(key)
+		digest, _ := hex.DecodeString(d.Digest)
+		if !ok || err != nil || !ecdsa.VerifyASN1(pub, digest, d.Signature) {
+			t.Errorf("confirmation %d does not verify with key %d's roster signing key", e.Seq, d.Serial)
+		}
+	}
+	if confirmations == 0 {
+		t.Error("no signed step confirmation in the journal")
 	}
 	if rot := eng.MustRotate(); len(rot) != 3 {
 		t.Errorf("must rotate %v, want the three revealed", rot)

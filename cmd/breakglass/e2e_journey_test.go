@@ -136,7 +136,7 @@ var (
 	reSelected = regexp.MustCompile(`(\w+ Example) \(key (\d+)\)\n› PIN:`)
 	reTick     = regexp.MustCompile(`^do "([^"]+)", then select it and press space`)
 	reEvidence = regexp.MustCompile(`^record "([^"]+)": select it and press enter`)
-	reConfirm  = regexp.MustCompile(`^(.+) must confirm: select their line and press c`)
+	reConfirm  = regexp.MustCompile(`^(.+) must confirm on their key: select their line and press c`)
 	reComplete = regexp.MustCompile(`^press n to complete step (\d+)`)
 	reAnswer   = regexp.MustCompile(`^answer question (\d+): select it and press enter`)
 	reSign     = regexp.MustCompile(`^(.+): PIN of key (\d+), enter`)
@@ -229,6 +229,9 @@ func (c *tmuxConsole) step(n int) string {
 
 // completeStep does what the Next line asks (ticks, evidence, custodian
 // confirmations) until the step is completed with n.
+// demoPINByName are the demo custodians' PINs (demo-setup.sh).
+var demoPINByName = map[string]string{"Alice Example": "111111", "Bob Example": "222222", "Carol Example": "333333"}
+
 func (c *tmuxConsole) completeStep(n int) {
 	c.t.Helper()
 	s := c.step(n)
@@ -245,8 +248,14 @@ func (c *tmuxConsole) completeStep(n int) {
 			c.typeText("e2e evidence for " + m[1])
 			c.keys("Enter")
 		} else if m := reConfirm.FindStringSubmatch(next); m != nil {
+			// The custodian confirms on their own key: PIN, then touch.
 			c.selectItem("confirmed by " + m[1])
 			c.keys("c")
+			c.waitFor("PIN of "+m[1]+"'s key", wait)
+			c.typeText(demoPINByName[m[1]])
+			c.keys("Enter")
+			s = c.waitFor("[✓] confirmed by "+m[1], wait)
+			continue
 		} else if m := reComplete.FindStringSubmatch(next); m != nil && m[1] == strconv.Itoa(n) {
 			c.keys("n")
 			return
