@@ -174,6 +174,17 @@ func TestCountedKeyTakesNoPIN(t *testing.T) {
 	}
 }
 
+// TestRunbookCodeLineNotBroken: at 80 columns a command in a code block is
+// shown whole (the step list gives way), so it can be typed as written.
+func TestRunbookCodeLineNotBroken(t *testing.T) {
+	f := newFake()
+	f.steps = sampleSteps(2)
+	cmd := "aws cloudtrail lookup-events --lookup-attributes AttributeKey=Username,AttributeValue=root"
+	f.steps[0].Instructions = "Find the sign-in:\n\n```\n" + cmd + "\n```\n"
+	d := toRunbook(t, f, 100, 30)
+	d.contains(cmd)
+}
+
 func TestLastRetryGuard(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -321,9 +321,33 @@ func (s *runbookScreen) view() string {
 		return "All steps done."
 	}
 	left := min(28, s.w/3)
+	if codeWiderThan(s.steps[s.cur].Instructions, s.w-left-2) {
+		// A command in a code block would be broken mid-token beside the
+		// step list: give the step the whole width (the header says which
+		// step it is), so it can be read and typed as written.
+		return s.stepView(s.w)
+	}
 	list := s.stepList(left, s.h)
 	right := s.stepView(s.w - left - 2)
 	return lipgloss.JoinHorizontal(lipgloss.Top, lipgloss.NewStyle().Width(left).Render(list), "  ", right)
+}
+
+// codeWiderThan reports whether a fenced or indented code line of the
+// Markdown md would not fit in width cells once rendered (glamour indents
+// code by a few cells).
+func codeWiderThan(md string, width int) bool {
+	in := false
+	for _, l := range strings.Split(md, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+			in = !in
+			continue
+		}
+		if (in || strings.HasPrefix(l, "    ") || strings.HasPrefix(l, "\t")) && lipgloss.Width(t)+6 > width {
+			return true
+		}
+	}
+	return false
 }
 
 // stepList shows the steps around the current one with their status.
