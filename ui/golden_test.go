@@ -59,6 +59,15 @@ func TestGolden(t *testing.T) {
 			d.typ("123456789012")
 			d.keys("enter", "n")
 		}},
+		{"runbook-confirm-touch", Mode{}, func(d *driver) {
+			d.keys("space", "space", "enter")
+			d.typ("123456789012")
+			d.keys("enter", "n", "space", "c")
+			d.typ("123456")
+			d.hold = true
+			d.keys("enter")
+			d.fire()
+		}},
 		{"reauthorise", Mode{}, func(d *driver) { d.at(d.f.expires) }},
 		{"help", Mode{}, func(d *driver) { d.keys("?") }},
 		{"quit-confirm", Mode{}, func(d *driver) { d.keys("q") }},

@@ -161,6 +161,9 @@ func (s *runbookScreen) selectedItem() (item, bool) {
 
 func (s *runbookScreen) ShortHelp() []key.Binding {
 	k := s.e.keys
+	if s.op.pending {
+		return nil
+	}
 	if s.typing() {
 		return []key.Binding{withHelp(k.Enter, "record"), k.Back}
 	}
@@ -275,7 +278,7 @@ func (s *runbookScreen) record(err error, what string) tea.Cmd {
 
 func (s *runbookScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := s.e.keys
-	if s.cur >= len(s.steps) {
+	if s.cur >= len(s.steps) || s.op.pending { // nothing else while a key signs
 		return nil
 	}
 	it, ok := s.selectedItem()
