@@ -29,7 +29,7 @@ deps:
 ## build: the console, the virtual YubiKey and the station runner into build/bin.
 build: deps
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -o $(BIN)/ ./cmd/breakglass ./cmd/virtual-yubikey ./hardware/station/cmd/station
+	$(GO) build -buildvcs=auto -trimpath -o $(BIN)/ ./cmd/breakglass ./cmd/virtual-yubikey ./hardware/station/cmd/station
 
 ## test: every test, e2e through a private pcscd included, plus vet and a short run of every fuzz target.
 test: deps build
