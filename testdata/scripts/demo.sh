@@ -41,7 +41,8 @@ cat <<MSG
   Touch is simulated: after the PIN, the key "waits for a touch" briefly.
   Follow the "Next:" line at the bottom of each screen.
   The signed report goes to build/demo/export; verify it afterwards with:
-    build/bin/breakglass verify --attestation-root testdata/attestation-root.pem \\
+    build/bin/breakglass verify \\
+      --attestation-root testdata/attestation-root.pem \\
       --vault build/demo/vault.json build/demo/export/*.jws.json
 
 MSG
