@@ -164,6 +164,9 @@ func (s *runbookScreen) ShortHelp() []key.Binding {
 	if s.op.pending {
 		return nil
 	}
+	if s.confirm != nil {
+		return []key.Binding{withHelp(k.Enter, "sign with the key"), k.Back}
+	}
 	if s.typing() {
 		return []key.Binding{withHelp(k.Enter, "record"), k.Back}
 	}
