@@ -231,7 +231,7 @@ func (o *consoleOptions) exec(ctx context.Context, e *env) error {
 	eng := &consoleEngine{
 		station: newStation(), vault: v, vaultPath: o.Vault, trust: trust, testRoot: testRoot,
 		demo: o.DemoPINs != "", now: time.Now, binary: hashExecutable(), exportDir: o.ExportDir,
-		guards: e.guards, acked: map[string]string{}, sigs: map[string][]byte{},
+		guards: e.guards, acked: map[string]string{},
 	}
 	start := ui.StartPreflight
 	switch {

@@ -68,8 +68,7 @@ type consoleEngine struct {
 
 	revealed []*memguard.LockedBuffer // wiped on lock
 
-	payload  []byte            // report payload, fixed at the first signature
-	sigs     map[string][]byte // digest hex -> DER signature
+	payload  []byte // report payload, fixed at the first signature
 	signers  []audit.ReportSigner
 	exported []ui.ExportedFile
 }

@@ -131,7 +131,7 @@ func (f *journeyFixture) engine(t *testing.T, drill bool) *consoleEngine {
 	}
 	eng := &consoleEngine{station: f.station, vault: v, vaultPath: f.vaultPath, trust: f.trust, testRoot: true,
 		now: time.Now, binary: binaryInfo{Version: "test", SHA256: strings.Repeat("ab", 32)}, exportDir: filepath.Join(f.dir, "export"),
-		acked: map[string]string{}, sigs: map[string][]byte{}}
+		acked: map[string]string{}}
 	if err := os.MkdirAll(eng.exportDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
