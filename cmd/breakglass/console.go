@@ -228,6 +228,11 @@ func (o *consoleOptions) exec(ctx context.Context, e *env) error {
 		}
 	}
 
+	if o.AbortSession == "" && (e.stdinFile == nil || !term.IsTerminal(int(e.stdinFile.Fd()))) {
+		// Checked before any journal is created: a session that cannot be
+		// shown must not be left behind as an unfinished one.
+		return errors.New("the console needs a terminal: run it on the station's screen or in a terminal window (standard input is not a terminal)")
+	}
 	eng := &consoleEngine{
 		station: newStation(), vault: v, vaultPath: o.Vault, trust: trust, testRoot: testRoot,
 		demo: o.DemoPINs != "", now: time.Now, binary: hashExecutable(), exportDir: o.ExportDir,

@@ -402,3 +402,24 @@ func TestConsoleDrill(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleNeedsTerminal: without a terminal the console says so and
+// leaves no journal behind that a later start would offer to resume.
+func TestConsoleNeedsTerminal(t *testing.T) {
+	f := newJourneyFixture(t)
+	state := t.TempDir()
+	r, w, err := os.Pipe()
+	must(t, err)
+	defer r.Close()
+	defer w.Close()
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"console", "--vault", f.vaultPath, "--runbook", "../../testdata/runbooks/cloud-root-recovery.md",
+		"--state-dir", state, "--export", t.TempDir(), "--attestation-root", "../../testdata/attestation-root.pem"},
+		&env{stdin: r, stdout: &out, stderr: &out, getenv: func(string) string { return "" }, stdinFile: r})
+	if code != 1 || !strings.Contains(out.String(), "needs a terminal") {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+	if names, _ := os.ReadDir(state); len(names) != 0 {
+		t.Errorf("state directory holds %v", names)
+	}
+}
