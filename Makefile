@@ -38,9 +38,9 @@ test: deps build
 	@./testdata/scripts/fuzz-short.sh
 	BREAKGLASS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout 15m ./...
 
-## fuzz: a longer run of every fuzz target (FUZZTIME each, default 2m).
+## fuzz: a longer run of every fuzz target (FUZZTIME each, default 2,000,000 executions).
 fuzz:
-	FUZZTIME=$${FUZZTIME:-2m} ./testdata/scripts/fuzz-short.sh
+	FUZZTIME=$${FUZZTIME:-2000000x} ./testdata/scripts/fuzz-short.sh
 
 ## demo: start three virtual YubiKeys behind a private pcscd and open the console on the sample vault and runbook.
 demo: deps build
