@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -118,15 +117,11 @@ func (o *verifyOptions) options() (audit.VerifyOptions, error) {
 		r := &audit.Roster{Threshold: v.Roster.Policy.Threshold}
 		for _, cu := range v.Roster.Custodians {
 			for _, k := range cu.Keys {
-				pk, err := x509.ParsePKIXPublicKey(k.Sign.PublicKey)
+				pub, _, err := signingMaterial(k)
 				if err != nil {
 					return opts, fmt.Errorf("vault %s: custodian %s, key %d: signing key: %w", o.Vault, cu.ID, k.Serial, err)
 				}
-				ec, ok := pk.(*ecdsa.PublicKey)
-				if !ok {
-					return opts, fmt.Errorf("vault %s: custodian %s, key %d: signing key is not P-256", o.Vault, cu.ID, k.Serial)
-				}
-				r.Members = append(r.Members, audit.RosterMember{ID: cu.ID, Serial: k.Serial, SigningKey: ec})
+				r.Members = append(r.Members, audit.RosterMember{ID: cu.ID, Serial: k.Serial, SigningKey: pub})
 			}
 		}
 		opts.Roster = r

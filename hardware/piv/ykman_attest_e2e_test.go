@@ -43,7 +43,8 @@ func TestYkmanAttestationVerifies(t *testing.T) {
 	}
 }
 
-func readCert(t *testing.T, path string) *x509.Certificate {
+// pemDER returns the DER of the first PEM block in path.
+func pemDER(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -53,7 +54,12 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 	if blk == nil {
 		t.Fatalf("%s: no PEM", path)
 	}
-	c, err := x509.ParseCertificate(blk.Bytes)
+	return blk.Bytes
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	c, err := x509.ParseCertificate(pemDER(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,15 +68,7 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 
 func readPub(t *testing.T, path string) *ecdsa.PublicKey {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		t.Fatalf("%s: no PEM", path)
-	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	k, err := x509.ParsePKIXPublicKey(pemDER(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
