@@ -2,7 +2,6 @@ package vyk
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	_ "embed"
@@ -119,7 +118,11 @@ func certObject(der []byte) []byte {
 // certificate: subject "Yubico PIV Attestation", no basicConstraints, like
 // a real YubiKey's.
 func (c *Card) newAttestationKey() error {
-	k, err := c.newKey(algP256)
+	alg := algP256
+	if c.cfg.RSADeviceKey {
+		alg = algRSA2048
+	}
+	k, err := c.newKey(alg)
 	if err != nil {
 		return err
 	}
@@ -139,8 +142,7 @@ func (c *Card) newAttestationKey() error {
 		NotAfter:        notAfter,
 		ExtraExtensions: c.deviceExtensions(),
 	}
-	pub := &k.priv.(*ecdsa.PrivateKey).PublicKey
-	der, err := x509.CreateCertificate(c.cfg.Rand, tmpl, c.cfg.CA.Cert, pub, c.cfg.CA.Key)
+	der, err := x509.CreateCertificate(c.cfg.Rand, tmpl, c.cfg.CA.Cert, publicKey(k), c.cfg.CA.Key)
 	if err != nil {
 		return fmt.Errorf("issuing device certificate: %w", err)
 	}
@@ -163,12 +165,12 @@ func (c *Card) deviceExtensions() []pkix.Extension {
 
 // attestationIssuer returns the f9 certificate and key, or false when the
 // card has none.
-func (c *Card) attestationIssuer() (*x509.Certificate, *ecdsa.PrivateKey, bool) {
+func (c *Card) attestationIssuer() (*x509.Certificate, crypto.Signer, bool) {
 	k, ok := c.keys[0xf9]
 	if !ok {
 		return nil, nil, false
 	}
-	priv, ok := k.priv.(*ecdsa.PrivateKey)
+	priv, ok := k.priv.(crypto.Signer)
 	if !ok {
 		return nil, nil, false
 	}

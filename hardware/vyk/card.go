@@ -2,9 +2,10 @@
 //
 // A Card takes one command APDU at a time through Transmit and answers with
 // response data followed by a status word, exactly as a YubiKey 5 (firmware
-// 5.4.3) answers piv-go, ykman and yubico-piv-tool: PIN, PUK and management
-// key with real retry counters, P-256/P-384/Ed25519/X25519 keys generated or
-// imported, PIN and touch policies, certificates and data objects, metadata,
+// 5.4.3 by default; see Profiles) answers piv-go, ykman and yubico-piv-tool:
+// PIN, PUK and management key with real retry counters, RSA-1024/2048,
+// P-256/P-384 (and on firmware 5.7 RSA-3072/4096, Ed25519, X25519) keys
+// generated or imported, PIN and touch policies, certificates and data objects, metadata,
 // attestation under an injectable CA, the management applet, and short,
 // extended and chained APDUs with 61xx response chaining. Clock, randomness
 // and the simulated touch delay are injected through Config.
@@ -20,6 +21,7 @@ package vyk
 import (
 	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,16 @@ type Config struct {
 	Now        func() time.Time    // default time.Now
 	Sleep      func(time.Duration) // default time.Sleep (tests inject a no-op)
 	CA         *CA                 // issues the per-card f9 device certificate; default TestCA()
+
+	// RSADeviceKey makes the f9 attestation key and its device certificate
+	// RSA-2048, as on real YubiKey 5s of every firmware. The default is a
+	// P-256 f9 key, which is quick to generate for in-process tests;
+	// firmware profiles (ProfileConfig) set it.
+	RSADeviceKey bool
+	// RSAKey makes the RSA keys the card generates (f9 and GENERATE);
+	// default rsa.GenerateKey(Rand, bits). Tests about the protocol rather
+	// than the keys inject a cache, because RSA generation is slow.
+	RSAKey func(bits int) (*rsa.PrivateKey, error)
 }
 
 // Factory secrets of a YubiKey PIV applet.
@@ -67,7 +79,7 @@ const (
 // keySlot is one private key held by the card.
 type keySlot struct {
 	alg    byte
-	priv   crypto.PrivateKey // *ecdsa.PrivateKey, ed25519.PrivateKey or *ecdh.PrivateKey (X25519)
+	priv   crypto.PrivateKey // *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey or *ecdh.PrivateKey (X25519)
 	pin    byte              // effective PIN policy (1 never, 2 once, 3 always)
 	touch  byte              // effective touch policy (1 never, 2 always, 3 cached)
 	origin byte              // 1 generated, 2 imported

@@ -3,11 +3,41 @@ package vyk
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+// rsaCache holds one RSA key per size for tests about the protocol rather
+// than the keys: RSA generation is slow.
+var rsaCache struct {
+	sync.Mutex
+	keys map[int]*rsa.PrivateKey
+}
+
+// cachedRSAKey is a Config.RSAKey that generates one key per size per test
+// binary and hands out copies of it.
+func cachedRSAKey(bits int) (*rsa.PrivateKey, error) {
+	rsaCache.Lock()
+	defer rsaCache.Unlock()
+	if k, ok := rsaCache.keys[bits]; ok {
+		c := *k
+		return &c, nil
+	}
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return nil, err
+	}
+	if rsaCache.keys == nil {
+		rsaCache.keys = map[int]*rsa.PrivateKey{}
+	}
+	rsaCache.keys[bits] = k
+	c := *k
+	return &c, nil
+}
 
 // clock is an injectable clock tests advance by hand.
 type clock struct{ t time.Time }
@@ -30,6 +60,7 @@ func newTestCard(t testing.TB, version ...byte) *testCard {
 		TouchDelay: 2 * time.Second,
 		Now:        tc.clock.Now,
 		Sleep:      func(d time.Duration) { tc.touches = append(tc.touches, d) },
+		RSAKey:     cachedRSAKey,
 	}
 	if len(version) == 3 {
 		copy(cfg.Version[:], version)

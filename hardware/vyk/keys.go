@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 )
 
@@ -17,13 +19,18 @@ const (
 // keyAlgSupported reports whether this firmware can hold alg.
 func (c *Card) keyAlgSupported(alg byte) bool {
 	switch alg {
-	case algP256, algP384:
+	case algP256, algP384, algRSA1024, algRSA2048:
 		return true
-	case algEd25519, algX25519:
-		v := c.cfg.Version
-		return v[0] > 5 || (v[0] == 5 && v[1] >= 7)
+	case algEd25519, algX25519, algRSA3072, algRSA4096:
+		return c.atLeast(5, 7)
 	}
 	return false
+}
+
+// atLeast reports whether the firmware version is major.minor or later.
+func (c *Card) atLeast(major, minor byte) bool {
+	v := c.cfg.Version
+	return v[0] > major || (v[0] == major && v[1] >= minor)
 }
 
 // curveOf returns the NIST curve of an EC algorithm.
@@ -66,7 +73,21 @@ func policies(ts []tlv, slot byte) (pin, touch byte, ok bool) {
 	return pin, touch, true
 }
 
-// publicPoint encodes a key's public part as it appears in tag 86.
+// publicTemplate encodes a key's public part as it appears inside tag
+// 7F49 and metadata tag 04: 86 point for EC keys, 81 modulus 82 exponent
+// for RSA.
+func publicTemplate(k *keySlot) ([]byte, error) {
+	if p, ok := k.priv.(*rsa.PrivateKey); ok {
+		return rsaPublicTemplate(&p.PublicKey), nil
+	}
+	pt, err := publicPoint(k)
+	if err != nil {
+		return nil, err
+	}
+	return enc(0x86, pt), nil
+}
+
+// publicPoint encodes an EC key's public part as it appears in tag 86.
 func publicPoint(k *keySlot) ([]byte, error) {
 	switch p := k.priv.(type) {
 	case *ecdsa.PrivateKey:
@@ -94,6 +115,8 @@ func (c *Card) newKey(alg byte) (*keySlot, error) {
 		_, k.priv, err = ed25519.GenerateKey(c.cfg.Rand)
 	case algX25519:
 		k.priv, err = ecdh.X25519().GenerateKey(c.cfg.Rand)
+	case algRSA1024, algRSA2048, algRSA3072, algRSA4096:
+		k.priv, err = c.generateRSA(alg)
 	default:
 		err = errors.New("unsupported algorithm")
 	}
@@ -101,9 +124,11 @@ func (c *Card) newKey(alg byte) (*keySlot, error) {
 }
 
 // privateFromRaw rebuilds a private key from its raw encoding (EC scalar,
-// Ed25519 seed, X25519 scalar), validating it.
+// Ed25519 seed, X25519 scalar, RSA PKCS #1 DER), validating it.
 func privateFromRaw(alg byte, raw []byte) (any, error) {
 	switch alg {
+	case algRSA1024, algRSA2048, algRSA3072, algRSA4096:
+		return rsaFromRaw(alg, raw)
 	case algP256, algP384:
 		return ecdsa.ParseRawPrivateKey(curveOf(alg), raw)
 	case algEd25519:
@@ -120,6 +145,8 @@ func privateFromRaw(alg byte, raw []byte) (any, error) {
 // rawPrivate is the inverse of privateFromRaw.
 func rawPrivate(k *keySlot) ([]byte, error) {
 	switch p := k.priv.(type) {
+	case *rsa.PrivateKey:
+		return x509.MarshalPKCS1PrivateKey(p), nil
 	case *ecdsa.PrivateKey:
 		return p.Bytes()
 	case ed25519.PrivateKey:
@@ -159,13 +186,31 @@ func (c *Card) generate(cmd command) ([]byte, uint16) {
 		return nil, swUnknown
 	}
 	k.pin, k.touch = pin, touch
-	pub, err := publicPoint(k)
+	pub, err := publicTemplate(k)
 	if err != nil {
 		return nil, swUnknown
 	}
 	c.keys[cmd.p2] = k
 	c.changed = true
-	return enc(0x7f49, enc(0x86, pub)), swOK
+	return enc(0x7f49, pub), swOK
+}
+
+// importRSAKey finishes IMPORT ASYMMETRIC KEY for an RSA algorithm.
+func (c *Card) importRSAKey(cmd command, ts []tlv) ([]byte, uint16) {
+	pin, touch, ok := policies(ts, cmd.p2)
+	if !ok {
+		return nil, swWrongData
+	}
+	if !c.mgmtOK {
+		return nil, swSecurity
+	}
+	priv, err := importRSA(cmd.p1, ts)
+	if err != nil {
+		return nil, swWrongData
+	}
+	c.keys[cmd.p2] = &keySlot{alg: cmd.p1, priv: priv, pin: pin, touch: touch, origin: originImported}
+	c.changed = true
+	return nil, swOK
 }
 
 // importKey handles the Yubico IMPORT ASYMMETRIC KEY (FE alg slot).
@@ -179,6 +224,9 @@ func (c *Card) importKey(cmd command) ([]byte, uint16) {
 	ts, err := parseTLVs(cmd.data)
 	if err != nil {
 		return nil, swWrongData
+	}
+	if isRSA(cmd.p1) {
+		return c.importRSAKey(cmd, ts)
 	}
 	var tag uint32
 	size := 32
@@ -269,9 +317,12 @@ func (c *Card) generalAuthenticate(cmd command) ([]byte, uint16) {
 }
 
 // sign signs a digest (ECDSA, left-padded to the curve size) or a message
-// (Ed25519).
+// (Ed25519), or applies the raw RSA private operation (RSA signing with
+// host-side padding, and RSA decryption).
 func (c *Card) sign(k *keySlot, in []byte) ([]byte, error) {
 	switch p := k.priv.(type) {
+	case *rsa.PrivateKey:
+		return rsaRaw(p, in)
 	case *ecdsa.PrivateKey:
 		size := (p.Curve.Params().BitSize + 7) / 8
 		if len(in) == 0 || len(in) > size {

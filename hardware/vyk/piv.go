@@ -263,7 +263,7 @@ func (c *Card) metadata(cmd command) ([]byte, uint16) {
 	if !ok {
 		return nil, swNotFound
 	}
-	pub, err := publicPoint(k)
+	pub, err := publicTemplate(k)
 	if err != nil {
 		return nil, swUnknown
 	}
@@ -271,6 +271,6 @@ func (c *Card) metadata(cmd command) ([]byte, uint16) {
 		enc(0x01, []byte{k.alg}),
 		enc(0x02, []byte{k.pin, k.touch}),
 		enc(0x03, []byte{k.origin}),
-		enc(0x04, enc(0x86, pub)),
+		enc(0x04, pub),
 	}, nil), swOK
 }

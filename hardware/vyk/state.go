@@ -174,7 +174,7 @@ func (c *Card) restore(s *stateJSON) error {
 	}
 	// The f9 certificate object is ordinary data (PUT DATA may replace it,
 	// as on a YubiKey); only the key must exist.
-	if k, ok := c.keys[0xf9]; !ok || k.alg != algP256 {
+	if k, ok := c.keys[0xf9]; !ok || !f9Alg(k.alg) {
 		return errors.New("the f9 attestation key is missing")
 	}
 	return nil
@@ -187,7 +187,7 @@ func (c *Card) restoreKey(name string, kj keyJSON) (*keySlot, byte, error) {
 		return nil, 0, errors.New("not a key slot")
 	}
 	slot := byte(n)
-	if !c.keyAlgSupported(kj.Alg) || (slot == 0xf9 && kj.Alg != algP256) {
+	if !c.keyAlgSupported(kj.Alg) || (slot == 0xf9 && !f9Alg(kj.Alg)) {
 		return nil, 0, fmt.Errorf("algorithm %#x unsupported", kj.Alg)
 	}
 	if kj.PIN < 1 || kj.PIN > 3 || kj.Touch < 1 || kj.Touch > 3 {
@@ -206,3 +206,7 @@ func (c *Card) restoreKey(name string, kj keyJSON) (*keySlot, byte, error) {
 	}
 	return &keySlot{alg: kj.Alg, priv: priv, pin: kj.PIN, touch: kj.Touch, origin: kj.Origin}, slot, nil
 }
+
+// f9Alg reports whether alg can be the f9 attestation key's: RSA-2048 as
+// on real YubiKeys, or P-256 (the in-process default).
+func f9Alg(alg byte) bool { return alg == algP256 || alg == algRSA2048 }
