@@ -4,12 +4,21 @@
 //
 // Usage:
 //
-//	virtual-yubikey --port PORT --serial N [--state FILE] [--touch-delay D]
+//	virtual-yubikey --port PORT --serial N [--firmware V] [--test-root R] [--state FILE] [--touch-delay D]
 //
 // It connects to the vpcd reader listening on 127.0.0.1:PORT (pcscd loads
 // the reader from a reader.conf.d entry with CHANNELID PORT) and answers as
 // the card hardware/vyk implements, with device serial N. It reconnects
 // whenever pcscd is absent or restarts.
+//
+// --firmware picks the YubiKey 5 modelled: 5.4.3 (default, the most common
+// in the field) or 5.7.4 (adds RSA-3072/4096, Ed25519, X25519 and an AES-192
+// factory management key). Either way the f9 device key is RSA-2048, as on
+// real keys, issued under a TEST ONLY hierarchy in testdata/attestation:
+// --test-root test (P-256 attestation-root.pem, default for 5.4.3), 2018
+// (RSA yubico-2018-style-root.pem, the shape of real keys before 5.7.4) or
+// 2024 (RSA yubico-2024-style-root.pem through two intermediates, the shape
+// of 5.7.4 and later; default for 5.7.4).
 //
 // With --state FILE the card is loaded from FILE if it exists (its serial
 // must match N) and saved to FILE atomically after every change, so keys,
@@ -54,9 +63,11 @@ type options struct {
 	state      string
 	touchDelay time.Duration
 	verbose    bool
+	firmware   string
+	testRoot   string
 }
 
-const usage = `usage: virtual-yubikey --port PORT --serial N [--state FILE] [--touch-delay D]
+const usage = `usage: virtual-yubikey --port PORT --serial N [--firmware V] [--test-root R] [--state FILE] [--touch-delay D]
 
 A virtual YubiKey 5 for tests and demos, plugged into pcscd through the
 vsmartcard-vpcd reader listening on 127.0.0.1:PORT. Never use it for a real
@@ -65,6 +76,7 @@ secret: its state file holds private keys in the clear.
 Examples:
   virtual-yubikey --port 35963 --serial 10000001
   virtual-yubikey --port 35963 --serial 10000001 --state key1.json --touch-delay 2s
+  virtual-yubikey --port 35963 --serial 10000001 --firmware 5.7.4
 
 Signals:
   SIGTERM, SIGINT   disconnect and exit 0
@@ -87,6 +99,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.state, "state", "", "load the card from `FILE` if it exists; save it there after every change")
 	fs.DurationVar(&o.touchDelay, "touch-delay", 0, "simulated touch: delay answers of touch-policy keys by `D`")
 	fs.BoolVar(&o.verbose, "v", false, "log connection events to stderr")
+	fs.StringVar(&o.firmware, "firmware", vyk.DefaultProfile, "YubiKey 5 firmware `profile`: "+vyk.ProfileNames())
+	fs.StringVar(&o.testRoot, "test-root", "", "TEST ONLY attestation hierarchy `R`: test, 2018 or 2024 (default: the profile's)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -99,6 +113,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("--serial must be 1..4294967295")
 	case o.touchDelay < 0:
 		return o, errors.New("--touch-delay must not be negative")
+	}
+	if _, err := vyk.ProfileConfig(o.firmware, o.testRoot); err != nil {
+		return o, fmt.Errorf("--firmware %q --test-root %q: %w", o.firmware, o.testRoot, err)
 	}
 	return o, nil
 }
@@ -185,7 +202,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 // openCard loads the card from o.state if that file exists, else makes a
 // factory-fresh one.
 func openCard(o options) (*vyk.Card, error) {
-	cfg := vyk.Config{Serial: uint32(o.serial), TouchDelay: o.touchDelay}
+	cfg, err := vyk.ProfileConfig(o.firmware, o.testRoot)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Serial, cfg.TouchDelay = uint32(o.serial), o.touchDelay
 	if o.state != "" {
 		st, err := os.ReadFile(o.state)
 		switch {

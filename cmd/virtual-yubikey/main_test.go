@@ -29,6 +29,8 @@ func TestUsage(t *testing.T) {
 		{name: "negative touch delay", args: []string{"--port", "1", "--serial", "1", "--touch-delay", "-1s"}, want: 2, says: "--touch-delay"},
 		{name: "extra argument", args: []string{"--port", "1", "--serial", "1", "extra"}, want: 2, says: "extra"},
 		{name: "unknown flag", args: []string{"--bogus"}, want: 2, says: "bogus"},
+		{name: "unknown firmware", args: []string{"--port", "1", "--serial", "1", "--firmware", "5.2.7"}, want: 2, says: "5.4.3, 5.7.4"},
+		{name: "unknown test root", args: []string{"--port", "1", "--serial", "1", "--test-root", "yubico"}, want: 2, says: "--test-root"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,5 +221,25 @@ func TestSignalsPullAndInsert(t *testing.T) {
 	r = accept(t, ln) // re-inserted
 	if atr := r.apdu(0x04); len(atr) == 0 {
 		t.Fatal("no ATR after re-insert")
+	}
+}
+
+func TestFirmwareProfile(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "key.json")
+	ln, stop, stderr := start(t, "--serial", "444", "--firmware", "5.7.4", "--state", state)
+	r := accept(t, ln)
+	r.apdu(selectPIV...)
+	if v := r.apdu(0x00, 0xfd, 0x00, 0x00); !bytes.Equal(v, []byte{5, 7, 4, 0x90, 0x00}) {
+		t.Errorf("GET VERSION answered %x, want 050704 9000", v)
+	}
+	if m := r.apdu(0x00, 0xf7, 0x00, 0x9b); len(m) < 3 || m[2] != 0x0a {
+		t.Errorf("management key metadata %x: want AES-192 (0A) on 5.7.4", m)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"--port", "1", "--serial", "444", "--state", state}, &out); code != 1 {
+		t.Errorf("a 5.7.4 state file loaded as firmware 5.4.3: exit %d, want 1", code)
 	}
 }

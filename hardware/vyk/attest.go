@@ -131,14 +131,17 @@ func (c *Card) newAttestationKey() error {
 	if err != nil {
 		return err
 	}
-	notAfter := deviceNotAfter
+	notBefore, notAfter := deviceNotBefore, deviceNotAfter
+	if c.cfg.CA.Cert.NotBefore.After(notBefore) {
+		notBefore = c.cfg.CA.Cert.NotBefore
+	}
 	if c.cfg.CA.Cert.NotAfter.Before(notAfter) {
 		notAfter = c.cfg.CA.Cert.NotAfter
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:    serial,
 		Subject:         pkix.Name{CommonName: "Yubico PIV Attestation"},
-		NotBefore:       deviceNotBefore,
+		NotBefore:       notBefore,
 		NotAfter:        notAfter,
 		ExtraExtensions: c.deviceExtensions(),
 	}
