@@ -58,6 +58,8 @@ var apduCases = []struct {
 	{"attest empty slot", "00 F9 9A 00", 0x6a80, ""},
 	{"sign with empty slot", "00 87 11 9A 06 7C 04 82 00 81 00", 0x6a82, ""},
 	{"management auth wrong algorithm", "00 87 0A 9B 04 7C 02 80 00", 0x6a80, ""},
+	{"management challenge with P1 00 (OpenSC random) on a 3DES key", "00 87 00 9B 04 7C 02 81 00", 0x9000, "7c0a8108*"},
+	{"management witness with P1 00 on a 3DES key", "00 87 00 9B 04 7C 02 80 00", 0x9000, "7c0a8008*"},
 	{"management final step without witness", "00 87 03 9B 16 7C 14 80 08 0000000000000000 81 08 0000000000000000", 0x6982, ""},
 	{"set management key unauthenticated", "00 FF FF FF 1B 0A 9B 18 010203040506070801020304050607080102030405060708", 0x6982, ""},
 	{"set retries unauthenticated", "00 FA 05 05", 0x6982, ""},
@@ -126,7 +128,7 @@ func TestManagementApplet(t *testing.T) {
 	for _, w := range []struct {
 		tag  uint32
 		want string
-	}{{0x02, "00bc614e"}, {0x04, "01"}, {0x05, "050403"}, {0x0a, "00"}} {
+	}{{0x01, "0010"}, {0x02, "00bc614e"}, {0x03, "0010"}, {0x04, "01"}, {0x05, "050403"}, {0x0a, "00"}} {
 		v, ok := find(ts, w.tag)
 		if !ok || hex.EncodeToString(v) != w.want {
 			t.Errorf("device info tag %02x = %x (present %v), want %s", w.tag, v, ok, w.want)

@@ -50,8 +50,19 @@ func (c *Card) touch(policy byte) {
 // mgmtAuthenticate handles GENERAL AUTHENTICATE with the management key
 // (P2 9B): witness request (80 00), mutual response (80 W 81 C), challenge
 // request (81 00) and external response (82 R).
+//
+// P1 names the key's algorithm. P1 00 is SP 800-78's "3 Key Triple DES,
+// ECB" like 03: OpenSC sends it for a challenge it uses as random data
+// (pkcs11-tool --generate-random), which YubiKeys with a 3DES key answer
+// (OpenSC pull request 995 was tested so). Any other algorithm than the
+// key's gets 6A80, as YubiKeys with an AES key answer piv-go's 3DES
+// request (sigstore/cosign#3742, smallstep/crypto#114).
 func (c *Card) mgmtAuthenticate(cmd command) ([]byte, uint16) {
-	if cmd.p1 != c.mgmt.alg {
+	alg := cmd.p1
+	if alg == 0x00 {
+		alg = alg3DES
+	}
+	if alg != c.mgmt.alg {
 		return nil, swWrongData
 	}
 	tag, inner, rest, err := readTLV(cmd.data)

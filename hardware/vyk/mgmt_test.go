@@ -131,3 +131,28 @@ func TestSetManagementKeyRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestManagementP1Default: P1 00 is 3DES (SP 800-78), so OpenSC's
+// challenge-as-random works on a 3DES key, in a loop; on firmware 5.7's
+// AES-192 key it is a wrong algorithm like 03.
+func TestManagementP1Default(t *testing.T) {
+	c := newTestCard(t)
+	c.must(t, selectPIV)
+	seen := map[string]bool{}
+	for range 4 {
+		r := c.must(t, "00 87 00 9B 04 7C 02 81 00")
+		if len(r) != 12 || seen[hexOf(r)] {
+			t.Fatalf("challenge %x: want 7C 0A 81 08 and 8 fresh bytes", r)
+		}
+		seen[hexOf(r)] = true
+	}
+	c.authMgmt(t, alg3DES, defaultMgmt) // the pending challenge does not get in the way
+
+	aes := newTestCard(t, 5, 7, 4)
+	aes.must(t, selectPIV)
+	aes.want(t, "00 87 00 9B 04 7C 02 81 00", swWrongData)
+	aes.want(t, "00 87 03 9B 04 7C 02 81 00", swWrongData)
+	if r := aes.must(t, "00 87 0A 9B 04 7C 02 81 00"); len(r) != 20 {
+		t.Errorf("AES-192 challenge %x: want 16 bytes", r)
+	}
+}

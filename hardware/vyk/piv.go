@@ -72,6 +72,10 @@ func (c *Card) selectApplet(cmd command) ([]byte, uint16) {
 	return nil, swNotFound
 }
 
+// capPIV is the PIV bit of the management applet's capability masks
+// (OTP 0001, U2F 0002, OpenPGP 0008, PIV 0010, OATH 0020, FIDO2 0200).
+const capPIV = 0x0010
+
 // management handles the YubiKey management applet (device info only).
 func (c *Card) management(cmd command) ([]byte, uint16) {
 	if cmd.ins != 0x1d {
@@ -80,7 +84,9 @@ func (c *Card) management(cmd command) ([]byte, uint16) {
 	if cmd.p1 != 0 || cmd.p2 != 0 {
 		return nil, swWrongP1P2
 	}
-	const usb = 0x023b // OTP, U2F, OpenPGP, PIV, OATH, FIDO2
+	// Only the PIV application exists, so only PIV is supported and
+	// enabled over USB; no NFC tags, so ykman shows no NFC row.
+	const usb = capPIV
 	var serial [4]byte
 	binary.BigEndian.PutUint32(serial[:], c.cfg.Serial)
 	v := c.cfg.Version

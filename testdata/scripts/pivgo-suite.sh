@@ -44,4 +44,6 @@ while [ ! -s "$work/env" ]; do
 done
 . "$work/env"
 cd "$work/piv-go"
-GOFLAGS=-mod=mod go test ./piv -count=1 -v -wipe-yubikey "$@" || true
+# TestSetRSAPrivateKey generates a 512-bit key on the host to see the
+# import refused; Go 1.24+ refuses to generate one unless told otherwise.
+GODEBUG=rsa1024min=0 GOFLAGS=-mod=mod go test ./piv -count=1 -v -wipe-yubikey "$@" || true
