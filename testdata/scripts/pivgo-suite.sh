@@ -10,9 +10,10 @@
 # FIRMWARE is a virtual-yubikey --firmware profile (default 5.4.3; "-"
 # passes no --firmware flag, for binaries that predate profiles). The
 # suite wipes the card it finds (-wipe-yubikey); the station's card is
-# fresh and thrown away. TestYubiKeyAttestation and
-# TestYubiKeyAttestationSlot are expected to fail here: they verify
-# against Yubico's real roots, which never sign a virtual key.
+# fresh and thrown away. TestYubiKeyAttestation is expected to fail: it
+# verifies against Yubico's real roots, which never sign a virtual key. On
+# 5.4.3 TestYubiKeyX25519ECDH fails too, as on a real 5.4.3 key: X25519
+# needs firmware 5.7 and that test does not check the version.
 set -eu
 fw=${1:-5.4.3}
 [ $# -gt 0 ] && shift
