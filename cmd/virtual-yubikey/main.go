@@ -18,7 +18,9 @@
 // --test-root test (P-256 attestation-root.pem, default for 5.4.3), 2018
 // (RSA yubico-2018-style-root.pem, the shape of real keys before 5.7.4) or
 // 2024 (RSA yubico-2024-style-root.pem through two intermediates, the shape
-// of 5.7.4 and later; default for 5.7.4).
+// of 5.7.4 and later; default for 5.7.4). A saved --state keeps the
+// firmware and device key it was created with; a --firmware that differs
+// from the saved one is refused.
 //
 // With --state FILE the card is loaded from FILE if it exists (its serial
 // must match N) and saved to FILE atomically after every change, so keys,
