@@ -5,7 +5,7 @@ GO      ?= go
 BUILD   := build
 BIN     := $(BUILD)/bin
 # Debian packages the station and the tests need; `make deps` installs what is missing.
-DEBS    := pcscd libpcsclite-dev pkg-config vsmartcard-vpcd yubikey-manager yubico-piv-tool tmux strace
+DEBS    := pcscd libpcsclite-dev pkg-config vsmartcard-vpcd yubikey-manager yubico-piv-tool opensc tmux strace
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 # Version stamped into release builds; the checksum printed by `make release` is the one
 # preflight and every report show.
