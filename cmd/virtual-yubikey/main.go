@@ -54,6 +54,7 @@ type options struct {
 	state      string
 	touchDelay time.Duration
 	verbose    bool
+	apduLog    string
 }
 
 const usage = `usage: virtual-yubikey --port PORT --serial N [--state FILE] [--touch-delay D]
@@ -87,6 +88,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.state, "state", "", "load the card from `FILE` if it exists; save it there after every change")
 	fs.DurationVar(&o.touchDelay, "touch-delay", 0, "simulated touch: delay answers of touch-policy keys by `D`")
 	fs.BoolVar(&o.verbose, "v", false, "log connection events to stderr")
+	fs.StringVar(&o.apduLog, "apdu-log", os.Getenv("VIRTUAL_YUBIKEY_APDU_LOG"),
+		"append one line per APDU (serial CLA INS P1 P2 SW, never the data) to `FILE`; default $VIRTUAL_YUBIKEY_APDU_LOG")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -152,11 +155,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if o.verbose {
 		opts.Logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
 	}
+	var wire vpcd.Card = card
+	if o.apduLog != "" {
+		f, err := os.OpenFile(o.apduLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintf(stderr, "virtual-yubikey: opening the APDU log: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		wire = vpcd.LogAPDUs(card, f, fmt.Sprint(o.serial))
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)
 	addr := fmt.Sprintf("127.0.0.1:%d", o.port)
-	go func() { served <- vpcd.Serve(ctx, addr, card, opts) }()
+	go func() { served <- vpcd.Serve(ctx, addr, wire, opts) }()
 	fmt.Fprintf(stderr, "virtual YubiKey serial %d on vpcd port %d\n", o.serial, o.port)
 
 	for {

@@ -31,11 +31,16 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	gopiv "github.com/go-piv/piv-go/v2/piv"
 
 	"breakglass/hardware"
 )
+
+// connections counts the card connections this process opened (ours in
+// raw.go and piv-go's), for the tests that hold card sessions to a budget.
+var connections atomic.Int64
 
 // Station lists, opens and watches the YubiKeys connected through PC/SC.
 // It implements hardware.Station. The zero value is not usable; call
@@ -146,6 +151,7 @@ func (s *Station) readerOf(serial uint32) string {
 // errors mapped. Only called on a reader just probed to hold our key (see
 // raw.go for why).
 func openReader(reader string) (*gopiv.YubiKey, error) {
+	connections.Add(1)
 	yk, err := gopiv.Open(reader)
 	if err != nil {
 		return nil, fmt.Errorf("opening reader %q: %w", reader, mapErr(err))
