@@ -47,8 +47,9 @@ var connections atomic.Int64
 // NewStation. A Station is safe for concurrent use.
 type Station struct {
 	mu      sync.Mutex
-	locks   map[string]chan struct{} // reader -> held while one of our sessions is open on it
-	serials map[string]uint32        // reader -> serial last seen there
+	locks   map[string]chan struct{}        // reader -> held while one of our sessions is open on it
+	serials map[string]uint32               // reader -> serial last seen there
+	touches map[uint32]*hardware.TouchCache // serial -> when its key was last touched
 
 	// cards, states and probe are the PC/SC edges, replaced in tests of Watch.
 	cards  func() ([]string, error)
@@ -61,7 +62,7 @@ var _ hardware.Station = (*Station)(nil)
 // NewStation returns a Station over the system's PC/SC service (or the one
 // named by PCSCLITE_CSOCK_NAME). It does not contact pcscd until used.
 func NewStation() *Station {
-	s := &Station{locks: map[string]chan struct{}{}, serials: map[string]uint32{}}
+	s := &Station{locks: map[string]chan struct{}{}, serials: map[string]uint32{}, touches: map[uint32]*hardware.TouchCache{}}
 	s.cards = listReaders
 	s.states = readerStates
 	s.probe = rawProbe
@@ -195,7 +196,7 @@ func (s *Station) Keys(ctx context.Context) ([]hardware.Listed, error) {
 
 // RetriesUnknown is Info.PINRetries when the card would not say: the PIN was
 // already verified in the card's current session, so the counter is full.
-const RetriesUnknown = -1
+const RetriesUnknown = hardware.RetriesUnknown
 
 // Open returns the token with the given serial. It checks the key is
 // connected now (hardware.ErrNotFound if not) but holds nothing open.
@@ -212,7 +213,20 @@ func (s *Station) OpenToken(ctx context.Context, serial uint32) (*Token, error) 
 		return nil, err
 	}
 	release()
-	return &Token{serial: serial, st: s}, nil
+	return &Token{serial: serial, st: s, touch: s.touchCache(serial)}, nil
+}
+
+// touchCache returns the touch cache of the key with serial: a YubiKey
+// caches a touch for the whole device, so every Token of one serial shares it.
+func (s *Station) touchCache(serial uint32) *hardware.TouchCache {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.touches[serial]
+	if !ok {
+		c = &hardware.TouchCache{}
+		s.touches[serial] = c
+	}
+	return c
 }
 
 // locate finds the reader holding serial and returns it locked: the reader
