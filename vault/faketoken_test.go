@@ -65,7 +65,8 @@ type fakeToken struct {
 	device    *x509.Certificate
 	deviceKey *ecdsa.PrivateKey
 	slots     map[hardware.Slot]*fakeSlot
-	ecdhCalls int
+	ecdhCalls   int
+	attestCalls int
 }
 
 var _ hardware.Token = (*fakeToken)(nil)
@@ -137,6 +138,7 @@ func (f *fakeToken) Certificate(_ context.Context, s hardware.Slot) (*x509.Certi
 }
 
 func (f *fakeToken) Attest(_ context.Context, s hardware.Slot) (hardware.Attestation, error) {
+	f.attestCalls++
 	k, err := f.slot(s)
 	if err != nil {
 		return hardware.Attestation{}, err
