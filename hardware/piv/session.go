@@ -13,18 +13,11 @@ import (
 
 // Session runs f in one piv-go connection and transaction on the token's
 // key (SELECT and GET VERSION from piv-go's Open, then GET SERIAL to prove
-// the reader still holds this key), so a custodian's unlock is one card
-// session. It implements hardware.Sessioner; if ctx ends first, Session
+// the reader still holds this key, see do), so a custodian's unlock is one
+// card session. It implements hardware.Sessioner; if ctx ends first, Session
 // returns at once and the card session ends when f does (see do).
 func (t *Token) Session(ctx context.Context, f func(s hardware.Session) error) error {
 	return t.do(ctx, "card session", func(yk *gopiv.YubiKey) error {
-		sn, err := yk.Serial()
-		if err != nil {
-			return fmt.Errorf("reading the serial: %w", err)
-		}
-		if sn != t.serial {
-			return &classified{hardware.ErrRemoved, fmt.Errorf("the reader now holds YubiKey %d", sn)}
-		}
 		return f(&session{t: t, yk: yk, ctx: ctx, slots: map[hardware.Slot]gopiv.KeyInfo{}})
 	})
 }

@@ -47,8 +47,12 @@ var connections atomic.Int64
 // NewStation. A Station is safe for concurrent use.
 type Station struct {
 	mu      sync.Mutex
-	locks   map[string]chan struct{}        // reader -> held while one of our sessions is open on it
-	serials map[string]uint32               // reader -> serial last seen there
+	locks   map[string]chan struct{} // reader -> held while one of our sessions is open on it
+	serials map[string]uint32        // reader -> serial last seen there
+	// events holds, for a reader in serials, pcscd's card event counter
+	// read just before that serial was: while the counter is unchanged the
+	// same card is in the reader, and locate need not talk to it.
+	events  map[string]uint32
 	touches map[uint32]*hardware.TouchCache // serial -> when its key was last touched
 
 	// cards, states and probe are the PC/SC edges, replaced in tests of Watch.
@@ -62,7 +66,7 @@ var _ hardware.Station = (*Station)(nil)
 // NewStation returns a Station over the system's PC/SC service (or the one
 // named by PCSCLITE_CSOCK_NAME). It does not contact pcscd until used.
 func NewStation() *Station {
-	s := &Station{locks: map[string]chan struct{}{}, serials: map[string]uint32{}, touches: map[uint32]*hardware.TouchCache{}}
+	s := &Station{locks: map[string]chan struct{}{}, serials: map[string]uint32{}, events: map[string]uint32{}, touches: map[uint32]*hardware.TouchCache{}}
 	s.cards = listReaders
 	s.states = readerStates
 	s.probe = rawProbe
@@ -111,21 +115,53 @@ func (s *Station) tryLock(reader string) (release func(), ok bool) {
 	}
 }
 
-func (s *Station) remember(reader string, serial uint32) {
+// rememberAt records serial in reader, read after pcscd reported st for
+// it (the zero readerState: unknown, so the next locate probes again).
+func (s *Station) rememberAt(reader string, serial uint32, st readerState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for r, sn := range s.serials {
 		if sn == serial && r != reader {
 			delete(s.serials, r)
+			delete(s.events, r)
 		}
 	}
 	s.serials[reader] = serial
+	if st.present {
+		s.events[reader] = st.events
+	} else {
+		delete(s.events, reader)
+	}
 }
 
 func (s *Station) forget(reader string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.serials, reader)
+	delete(s.events, reader)
+}
+
+// stateOf asks pcscd for reader's state without talking to its card; the
+// zero readerState if pcscd would not say.
+func (s *Station) stateOf(reader string) readerState {
+	st, err := s.states([]string{reader})
+	if err != nil {
+		return readerState{}
+	}
+	return st[reader]
+}
+
+// sameCard reports whether the card in reader is the one whose serial was
+// remembered there: pcscd's event counter has not moved since.
+func (s *Station) sameCard(reader string) bool {
+	s.mu.Lock()
+	ev, ok := s.events[reader]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	st := s.stateOf(reader)
+	return st.present && st.events == ev
 }
 
 // serialIn returns the serial last seen in reader.
@@ -170,6 +206,7 @@ func (s *Station) Keys(ctx context.Context) ([]hardware.Listed, error) {
 		return nil, err
 	}
 	var out []hardware.Listed
+	states, _ := s.states(readers) // best effort: without it locate probes
 	for _, r := range readers {
 		release, err := s.lock(ctx, r)
 		if err != nil {
@@ -179,7 +216,7 @@ func (s *Station) Keys(ctx context.Context) ([]hardware.Listed, error) {
 		release()
 		switch {
 		case err == nil:
-			s.remember(r, info.Serial)
+			s.rememberAt(r, info.Serial, states[r])
 			out = append(out, hardware.Listed{Info: info})
 		case isNoCard(err):
 			s.forget(r)
@@ -230,8 +267,10 @@ func (s *Station) touchCache(serial uint32) *hardware.TouchCache {
 }
 
 // locate finds the reader holding serial and returns it locked: the reader
-// it was last seen in first, then every reader. The caller must call
-// release. hardware.ErrNotFound when absent; ErrBusy when absent from every
+// it was last seen in first (without talking to its card while pcscd's
+// event counter says the card was not changed since its serial was read),
+// then every reader. The caller must call release; the card session it
+// opens checks the serial again. hardware.ErrNotFound when absent; ErrBusy when absent from every
 // reader we could look into and some reader was held by another program.
 func (s *Station) locate(ctx context.Context, serial uint32) (string, func(), error) {
 	if r := s.readerOf(serial); r != "" {
@@ -239,8 +278,13 @@ func (s *Station) locate(ctx context.Context, serial uint32) (string, func(), er
 		if err != nil {
 			return "", nil, err
 		}
+		if s.sameCard(r) {
+			return r, release, nil
+		}
+		st := s.stateOf(r)
 		sn, err := s.probe(r)
 		if err == nil && sn == serial {
+			s.rememberAt(r, sn, st)
 			return r, release, nil
 		}
 		release()
@@ -255,6 +299,7 @@ func (s *Station) locate(ctx context.Context, serial uint32) (string, func(), er
 	if err != nil {
 		return "", nil, err
 	}
+	states, _ := s.states(readers) // best effort, as in Keys
 	var busy error
 	for _, r := range readers {
 		release, ok := s.tryLock(r)
@@ -270,7 +315,7 @@ func (s *Station) locate(ctx context.Context, serial uint32) (string, func(), er
 		sn, err := s.probe(r)
 		switch {
 		case err == nil:
-			s.remember(r, sn)
+			s.rememberAt(r, sn, states[r])
 			if sn == serial {
 				return r, release, nil
 			}

@@ -32,8 +32,9 @@ var (
 // Serial is the serial the token was opened by.
 func (t *Token) Serial() uint32 { return t.serial }
 
-// do runs f in one card session on the token's key. If ctx ends first, do
-// returns at once; the card session ends when f does, and the next
+// do runs f in one card session on the token's key, after checking the
+// serial of the card in the reader (locate may not have talked to it: see
+// Station.locate). If ctx ends first, do returns at once; the card session ends when f does, and the next
 // operation waits for it. Errors are mapped (see mapErr) and say what was
 // being done on which key. A key no longer connected is hardware.ErrRemoved.
 func (t *Token) do(ctx context.Context, what string, f func(yk *gopiv.YubiKey) error) error {
@@ -52,7 +53,10 @@ func (t *Token) do(ctx context.Context, what string, f func(yk *gopiv.YubiKey) e
 		defer release()
 		yk, err := openReader(reader)
 		if err == nil {
-			err = f(yk)
+			sn, serr := yk.Serial()
+			if err = t.sameSerial(reader, sn, serr); err == nil {
+				err = f(yk)
+			}
 			yk.Close()
 		}
 		done <- err
@@ -64,6 +68,19 @@ func (t *Token) do(ctx context.Context, what string, f func(yk *gopiv.YubiKey) e
 	}
 	if err != nil {
 		return fmt.Errorf("%s on YubiKey %d: %w", what, t.serial, mapErr(err))
+	}
+	return nil
+}
+
+// sameSerial checks the serial read from the card in reader; on a
+// mismatch the station forgets what it knew of the reader.
+func (t *Token) sameSerial(reader string, sn uint32, err error) error {
+	if err != nil {
+		return fmt.Errorf("reading the serial: %w", err)
+	}
+	if sn != t.serial {
+		t.st.forget(reader)
+		return &classified{hardware.ErrRemoved, fmt.Errorf("the reader now holds YubiKey %d", sn)}
 	}
 	return nil
 }
@@ -95,8 +112,10 @@ func (t *Token) Info(ctx context.Context) (hardware.Info, error) {
 	var in hardware.Info
 	err := t.withReader(ctx, "reading key information", func(reader string) error {
 		var err error
-		in, err = rawInfo(reader)
-		return err
+		if in, err = rawInfo(reader); err != nil {
+			return err
+		}
+		return t.sameSerial(reader, in.Serial, nil)
 	})
 	if err != nil {
 		return hardware.Info{}, err
