@@ -12,7 +12,13 @@
 // Every Token method opens the key, does one operation and releases it: a
 // YubiKey is opened exclusively, so nothing may hold it between operations.
 // A PIN is therefore passed to each operation that needs one, and verified in
-// the same card transaction as the operation.
+// the same card transaction as the operation. Several steps that belong
+// together (a custodian's unlock: slot metadata, PIN retries, VERIFY, ECDH)
+// run in one card session through the optional Sessioner ability.
+//
+// A YubiKey never says that it waits for a touch: a Token calls the
+// context's touch prompt (WithTouchPrompt) itself, right before the command
+// that will wait, from the slot's touch policy (TouchCache, Touching).
 package hardware
 
 import (

@@ -59,12 +59,12 @@ type fakeSlot struct {
 // retries, and Yubico-style attestation under a test CA (device certificate
 // without basicConstraints, serial extension on both certificates).
 type fakeToken struct {
-	serial    uint32
-	pin       string
-	retries   int
-	device    *x509.Certificate
-	deviceKey *ecdsa.PrivateKey
-	slots     map[hardware.Slot]*fakeSlot
+	serial      uint32
+	pin         string
+	retries     int
+	device      *x509.Certificate
+	deviceKey   *ecdsa.PrivateKey
+	slots       map[hardware.Slot]*fakeSlot
 	ecdhCalls   int
 	attestCalls int
 }

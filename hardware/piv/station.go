@@ -3,8 +3,10 @@
 // only package that imports piv-go and the only one using cgo.
 //
 // piv-go opens a card exclusively until Close, so nothing here holds a key
-// between operations: every Token method finds the key's reader (by serial),
-// opens it, does its work in that one card session and closes it. Within
+// between operations: every Token method (and every Token.Session) finds
+// the key's reader (by serial; without talking to the card while pcscd's
+// event counter says it was not changed), opens it, checks its serial, does
+// its work in that one card session and closes it. Within
 // this process a per-reader lock keeps our own operations and the Watch poll
 // from tripping over each other; another program holding the key shows up as
 // ErrBusy.
