@@ -34,8 +34,8 @@ func (t *Token) Serial() uint32 { return t.serial }
 
 // do runs f in one card session on the token's key, after checking the
 // serial of the card in the reader (locate may not have talked to it: see
-// Station.locate). If ctx ends first, do returns at once; the card session ends when f does, and the next
-// operation waits for it. Errors are mapped (see mapErr) and say what was
+// Station.locate). If ctx ends first, do returns at once; the card session
+// ends when f does, and the next operation waits for it. Errors are mapped (see mapErr) and say what was
 // being done on which key. A key no longer connected is hardware.ErrRemoved.
 func (t *Token) do(ctx context.Context, what string, f func(yk *gopiv.YubiKey) error) error {
 	if err := ctx.Err(); err != nil {
