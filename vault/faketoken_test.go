@@ -59,13 +59,14 @@ type fakeSlot struct {
 // retries, and Yubico-style attestation under a test CA (device certificate
 // without basicConstraints, serial extension on both certificates).
 type fakeToken struct {
-	serial    uint32
-	pin       string
-	retries   int
-	device    *x509.Certificate
-	deviceKey *ecdsa.PrivateKey
-	slots     map[hardware.Slot]*fakeSlot
-	ecdhCalls int
+	serial      uint32
+	pin         string
+	retries     int
+	device      *x509.Certificate
+	deviceKey   *ecdsa.PrivateKey
+	slots       map[hardware.Slot]*fakeSlot
+	ecdhCalls   int
+	attestCalls int
 }
 
 var _ hardware.Token = (*fakeToken)(nil)
@@ -137,6 +138,7 @@ func (f *fakeToken) Certificate(_ context.Context, s hardware.Slot) (*x509.Certi
 }
 
 func (f *fakeToken) Attest(_ context.Context, s hardware.Slot) (hardware.Attestation, error) {
+	f.attestCalls++
 	k, err := f.slot(s)
 	if err != nil {
 		return hardware.Attestation{}, err
