@@ -62,6 +62,9 @@ type journeyFixture struct {
 	secrets   map[string]string
 	serials   []uint32
 	pins      map[uint32]string
+	// touchWait, if set, is what a virtual key waiting for a touch waits
+	// for (the test closes it when the touch notice fires).
+	touchWait chan struct{}
 }
 
 const demoTOTP = "otpauth://totp/AWS:root?secret=JBSWY3DPEHPK3PXP&issuer=AWS"
@@ -75,7 +78,7 @@ func newJourneyFixture(t *testing.T) *journeyFixture {
 	var custodians []vault.Custodian
 	for i, name := range []string{"Alice Example", "Bob Example", "Carol Example"} {
 		serial := uint32(10000001 + i)
-		card, err := vyk.New(vyk.Config{Serial: serial, Sleep: func(time.Duration) {}})
+		card, err := vyk.New(vyk.Config{Serial: serial, Sleep: f.touch})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,6 +122,19 @@ func newJourneyFixture(t *testing.T) *journeyFixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// touch is the virtual keys' touch wait: none, unless a test set touchWait;
+// then it waits for the touch notice (at most a minute, so a missing notice
+// fails the test instead of hanging it).
+func (f *journeyFixture) touch(time.Duration) {
+	if f.touchWait == nil {
+		return
+	}
+	select {
+	case <-f.touchWait:
+	case <-time.After(time.Minute):
+	}
 }
 
 // engine starts a service on a fresh journal, as "breakglass console" does.
