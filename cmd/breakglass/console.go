@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -157,35 +156,9 @@ func (o *consoleOptions) exec(ctx context.Context, e *env) error {
 		// preflight failure with the reason, not a crash here.
 		_ = os.MkdirAll(o.ExportDir, 0o700)
 	}
-	open, err := console.FindUnfinished(o.StateDir)
-	if err != nil {
+	resume, quit, err := o.chooseSession(e)
+	if err != nil || quit {
 		return err
-	}
-	if o.Resume == "" && o.AbortSession == "" && len(open) > 0 {
-		choice, err := askUnfinished(e, open[0])
-		if err != nil {
-			return err
-		}
-		o.Resume, o.AbortSession, o.AbortReason = choice.resume, choice.abort, choice.reason
-		if choice.quit {
-			return nil
-		}
-	}
-	if o.AbortSession == "" && (e.stdinFile == nil || !term.IsTerminal(int(e.stdinFile.Fd()))) {
-		// Checked before any journal is created: a session that cannot be
-		// shown must not be left behind as an unfinished one.
-		return errors.New("the console needs a terminal: run it on the station's screen or in a terminal window (standard input is not a terminal)")
-	}
-	var resume *console.Unfinished
-	if id := o.Resume + o.AbortSession; id != "" {
-		for i := range open {
-			if open[i].ID == id {
-				resume = &open[i]
-			}
-		}
-		if resume == nil {
-			return fmt.Errorf("no unfinished session %q in %s", id, o.StateDir)
-		}
 	}
 	if o.AbortSession != "" {
 		if err := console.Abort(*resume, rb, o.AbortReason, time.Now); err != nil {
@@ -209,7 +182,49 @@ func (o *consoleOptions) exec(ctx context.Context, e *env) error {
 	err = ui.Run(ctx, svc, ui.Options{In: e.stdinFile, Out: e.stdout, DemoPINs: parseDemoPINs(o.DemoPINs),
 		ExportDir: o.ExportDir, Start: svc.Start()})
 	sum, lockErr := svc.Finish()
-	return reportEnd(e, svc, sum, errors.Join(err, lockErr))
+	if lockErr != nil {
+		return fmt.Errorf("%w (journal %s keeps every recorded event; run the same command again to resume session %s)",
+			errors.Join(err, lockErr), svc.JournalPath(), svc.SessionID())
+	}
+	return reportEnd(e, svc, sum, err)
+}
+
+// chooseSession finds the unfinished sessions in the state directory and
+// returns the one --resume or --abort names, or, when neither is given, asks
+// on the terminal what to do with the first (quit: the operator chose to
+// leave). With neither flag and no unfinished session it returns nil: a new
+// session starts. Anything but an abort needs a terminal.
+func (o *consoleOptions) chooseSession(e *env) (resume *console.Unfinished, quit bool, err error) {
+	open, err := console.FindUnfinished(o.StateDir)
+	if err != nil {
+		return nil, false, err
+	}
+	if o.Resume == "" && o.AbortSession == "" && len(open) > 0 {
+		choice, err := askUnfinished(e, open[0])
+		if err != nil {
+			return nil, false, err
+		}
+		o.Resume, o.AbortSession, o.AbortReason = choice.resume, choice.abort, choice.reason
+		if choice.quit {
+			return nil, true, nil
+		}
+	}
+	if o.AbortSession == "" && (e.stdinFile == nil || !term.IsTerminal(int(e.stdinFile.Fd()))) {
+		// Checked before any journal is created: a session that cannot be
+		// shown must not be left behind as an unfinished one.
+		return nil, false, errors.New("the console needs a terminal: run it on the station's screen or in a terminal window (standard input is not a terminal)")
+	}
+	if id := o.Resume + o.AbortSession; id != "" {
+		for i := range open {
+			if open[i].ID == id {
+				resume = &open[i]
+			}
+		}
+		if resume == nil {
+			return nil, false, fmt.Errorf("no unfinished session %q in %s", id, o.StateDir)
+		}
+	}
+	return resume, false, nil
 }
 
 // reportEnd tells the operator how the console ended.
@@ -230,46 +245,6 @@ func reportEnd(e *env, svc *console.Service, sum ui.Summary, err error) error {
 		fmt.Fprintf(e.stdout, "Rotate now (revealed in this session): %s\n", strings.Join(sum.Revealed, ", "))
 	}
 	return nil
-}
-
-type unfinishedChoice struct {
-	resume, abort, reason string
-	quit                  bool
-}
-
-// askUnfinished asks on the terminal what to do with an unfinished session.
-func askUnfinished(e *env, u console.Unfinished) (unfinishedChoice, error) {
-	desc := fmt.Sprintf("Unfinished session %s: operator %q, ticket %q, stopped in %s, last event %s.",
-		u.ID, u.State.Declaration.Operator, u.State.Declaration.Ticket, u.Phase, u.Last)
-	if e.stdinFile == nil || !term.IsTerminal(int(e.stdinFile.Fd())) {
-		return unfinishedChoice{}, fmt.Errorf("%s\nResume it with --resume %s, or close it out with --abort %s --reason TEXT", desc, u.ID, u.ID)
-	}
-	fmt.Fprintln(e.stdout, desc)
-	r := bufio.NewReader(e.stdin)
-	for {
-		fmt.Fprint(e.stdout, "[r] resume it   [a] close it out as aborted   [q] quit: ")
-		line, err := r.ReadString('\n')
-		if err != nil && err != io.EOF {
-			return unfinishedChoice{}, err
-		}
-		switch strings.TrimSpace(strings.ToLower(line)) {
-		case "r":
-			return unfinishedChoice{resume: u.ID}, nil
-		case "a":
-			fmt.Fprint(e.stdout, "Why is it aborted? ")
-			reason, _ := r.ReadString('\n')
-			if reason = strings.TrimSpace(reason); reason == "" {
-				fmt.Fprintln(e.stdout, "A reason is required.")
-				continue
-			}
-			return unfinishedChoice{abort: u.ID, reason: reason}, nil
-		case "q":
-			return unfinishedChoice{quit: true}, nil
-		}
-		if err == io.EOF {
-			return unfinishedChoice{}, errors.New("no answer on standard input")
-		}
-	}
 }
 
 func parseDemoPINs(s string) map[string]string {
