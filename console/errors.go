@@ -19,8 +19,10 @@ type RecordError struct {
 	Err  error  // the journal's error (it says the event was not recorded and what to do)
 }
 
+// Error says what was not recorded and why.
 func (e *RecordError) Error() string { return fmt.Sprintf("recording %s: %v", e.What, e.Err) }
 
+// Unwrap returns the journal's error.
 func (e *RecordError) Unwrap() error { return e.Err }
 
 // uiError maps domain errors onto the sentinels the screens branch on,

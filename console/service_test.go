@@ -330,29 +330,7 @@ func TestConsoleJourney(t *testing.T) {
 			t.Errorf("revealed %s = %q", name, revealed[name])
 		}
 	}
-	// Every confirmation is a signature by the custodian's enrolled key.
-	confirmations := 0
-	for _, e := range eng.journal.Entries() {
-		if e.Type != audit.TypeConfirmationSigned {
-			continue
-		}
-		confirmations++
-		var d struct {
-			Serial    uint32 `json:"serial"`
-			Digest    string `json:"digest"`
-			Signature []byte `json:"signature"`
-		}
-		must(t, json.Unmarshal(e.Data, &d))
-		_, key, ok := eng.vault.KeyBySerial(d.Serial)
-		pub, _, err := signingMaterial(key)
-		digest, _ := hex.DecodeString(d.Digest)
-		if !ok || err != nil || !ecdsa.VerifyASN1(pub, digest, d.Signature) {
-			t.Errorf("confirmation %d does not verify with key %d's roster signing key", e.Seq, d.Serial)
-		}
-	}
-	if confirmations == 0 {
-		t.Error("no signed step confirmation in the journal")
-	}
+	checkConfirmations(t, eng)
 	if rot := eng.MustRotate(); len(rot) != 3 {
 		t.Errorf("must rotate %v, want the three revealed", rot)
 	}
@@ -387,21 +365,7 @@ func TestConsoleJourney(t *testing.T) {
 		t.Fatalf("report does not verify: %v\n%s", err, buf.String())
 	}
 
-	// Invariant 3: no file the session wrote holds a secret's bytes.
-	filepath.Walk(f.dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		b, _ := os.ReadFile(p)
-		for name, val := range f.secrets {
-			for _, piece := range strings.Split(strings.TrimSpace(val), "\n") {
-				if bytes.Contains(b, []byte(piece)) {
-					t.Errorf("%s contains secret %s", p, name)
-				}
-			}
-		}
-		return nil
-	})
+	scanForSecrets(t, f)
 	// The revealed secrets are burned in the vault until rotated.
 	v, err := vault.Load(f.vaultPath)
 	must(t, err)
@@ -477,4 +441,51 @@ func TestConsoleDrill(t *testing.T) {
 func lastEntry(s *Service) audit.Entry {
 	e := s.journal.Entries()
 	return e[len(e)-1]
+}
+
+// checkConfirmations: every confirmation is a signature by the custodian's
+// enrolled key.
+func checkConfirmations(t *testing.T, eng *Service) {
+	t.Helper()
+	confirmations := 0
+	for _, e := range eng.journal.Entries() {
+		if e.Type != audit.TypeConfirmationSigned {
+			continue
+		}
+		confirmations++
+		var d struct {
+			Serial    uint32 `json:"serial"`
+			Digest    string `json:"digest"`
+			Signature []byte `json:"signature"`
+		}
+		must(t, json.Unmarshal(e.Data, &d))
+		_, key, ok := eng.vault.KeyBySerial(d.Serial)
+		pub, _, err := signingMaterial(key)
+		digest, _ := hex.DecodeString(d.Digest)
+		if !ok || err != nil || !ecdsa.VerifyASN1(pub, digest, d.Signature) {
+			t.Errorf("confirmation %d does not verify with key %d's roster signing key", e.Seq, d.Serial)
+		}
+	}
+	if confirmations == 0 {
+		t.Error("no signed step confirmation in the journal")
+	}
+}
+
+// scanForSecrets: invariant 3, no file the session wrote holds a secret's bytes.
+func scanForSecrets(t *testing.T, f *journeyFixture) {
+	t.Helper()
+	filepath.Walk(f.dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		for name, val := range f.secrets {
+			for _, piece := range strings.Split(strings.TrimSpace(val), "\n") {
+				if bytes.Contains(b, []byte(piece)) {
+					t.Errorf("%s contains secret %s", p, name)
+				}
+			}
+		}
+		return nil
+	})
 }
