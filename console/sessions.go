@@ -108,7 +108,7 @@ func (s *Service) resume(u Unfinished) error {
 // begin creates a new session's journal, records the station and the
 // process guards in it and starts the session.
 func (s *Service) begin() error {
-	id := NewSessionID(s.cfg.Now())
+	id := newSessionID(s.cfg.Now())
 	station := audit.StationData{BinaryVersion: s.cfg.Binary.Version, BinarySHA256: s.cfg.Binary.SHA256,
 		VaultFingerprint: s.vault.Fingerprint(), AttestationRoot: s.cfg.AttestationRoot}
 	j, err := audit.Create(filepath.Join(s.cfg.StateDir, id+".journal"), id, station, audit.Config{})
@@ -153,8 +153,8 @@ func resumeStart(p session.Phase) ui.Start {
 	return ui.StartPreflight
 }
 
-// NewSessionID names a session started at now: UTC time and 6 random hex digits.
-func NewSessionID(now time.Time) string {
+// newSessionID names a session started at now: UTC time and 6 random hex digits.
+func newSessionID(now time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
