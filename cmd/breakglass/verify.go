@@ -117,7 +117,7 @@ func (o *verifyOptions) options() (audit.VerifyOptions, error) {
 		r := &audit.Roster{Threshold: v.Roster.Policy.Threshold}
 		for _, cu := range v.Roster.Custodians {
 			for _, k := range cu.Keys {
-				pub, _, err := signingMaterial(k)
+				pub, _, err := audit.SigningMaterial(k.Sign.PublicKey, k.Sign.Attestation.Slot, k.Sign.Attestation.Device)
 				if err != nil {
 					return opts, fmt.Errorf("vault %s: custodian %s, key %d: signing key: %w", o.Vault, cu.ID, k.Serial, err)
 				}
