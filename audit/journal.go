@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"breakglass/internal/atomicfile"
 )
 
 // Config holds what a Journal needs from its environment. The zero value
@@ -75,7 +77,7 @@ func Create(path, session string, genesis any, cfg Config) (*Journal, error) {
 		return nil, fmt.Errorf("creating journal %q: %w", path, err)
 	}
 	j := &Journal{path: path, f: f, cfg: cfg, start: cfg.now()}
-	if err := syncDir(path); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("creating journal %q: %w", path, err)
 	}
@@ -155,7 +157,7 @@ func OpenRepair(path string, cfg Config) (*Journal, []Entry, error) {
 	sum := sha256.Sum256(torn)
 	sumHex := hex.EncodeToString(sum[:])
 	saved := path + ".torn-" + sumHex[:16]
-	if err := WriteFileAtomic(saved, torn, 0o600); err != nil {
+	if err := atomicfile.Write(saved, torn, 0o600); err != nil {
 		f.Close()
 		return nil, entries, fmt.Errorf("repairing journal %q: keeping the torn line: %w", path, err)
 	}
@@ -308,16 +310,6 @@ func (j *Journal) Close() error {
 	err := j.f.Close()
 	j.f = nil
 	return err
-}
-
-// syncDir fsyncs the directory holding path so a new name is durable.
-func syncDir(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // encodeData marshals event data, which must be nil or encode as a JSON
