@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"breakglass/internal/attest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/audit golden files")
@@ -37,6 +39,7 @@ type testPKI struct {
 	rootKey  *ecdsa.PrivateKey
 	root     *x509.Certificate
 	rootPool *x509.CertPool
+	trust    *attest.Trust // the non-production trust of root
 }
 
 func newPKI(t testing.TB, cn string) *testPKI {
@@ -50,7 +53,11 @@ func newPKI(t testing.TB, cn string) *testPKI {
 	cert := mustCert(t, tmpl, tmpl, &key.PublicKey, key)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	return &testPKI{rootKey: key, root: cert, rootPool: pool}
+	trust, err := attest.NewTestTrust([]*x509.Certificate{cert}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testPKI{rootKey: key, root: cert, rootPool: pool, trust: trust}
 }
 
 func mustKey(t testing.TB) *ecdsa.PrivateKey {
@@ -99,7 +106,7 @@ func (p *testPKI) custodian(t testing.TB, id, name string, serial uint32) *testC
 	slot := mustCert(t, &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "YubiKey PIV Attestation 9c"},
 		NotBefore: nb, NotAfter: na,
-		ExtraExtensions: []pkix.Extension{{Id: yubicoSerialOID, Value: serialExt}},
+		ExtraExtensions: []pkix.Extension{{Id: attest.OIDSerial, Value: serialExt}},
 	}, dev, &key.PublicKey, devKey)
 	return &testCustodian{id: id, name: name, serial: serial, key: key, chain: []*x509.Certificate{slot, dev}}
 }
@@ -200,7 +207,7 @@ func (f *fixture) sign(t testing.TB, payload []byte) []byte {
 }
 
 func (f *fixture) opts() VerifyOptions {
-	return VerifyOptions{Roots: f.pki.rootPool, NonProduction: true}
+	return VerifyOptions{Trust: f.pki.trust, NonProduction: true}
 }
 
 func writePEM(t testing.TB, path string, c *x509.Certificate) {
