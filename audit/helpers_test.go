@@ -148,7 +148,7 @@ func writeSession(t testing.TB, j *Journal, cs []*testCustodian, rootLabel strin
 		}
 	}
 	must("breakglass", TypeStation, StationData{BinaryVersion: "v1.0.0", BinarySHA256: "ab12", VaultFingerprint: "SHA256:vaultfp", AttestationRoot: rootLabel})
-	must("system", TypeStarted, obj{"at": "x", "runbook": obj{"name": "db-root.md", "title": "DB", "sha256": "cd34"}, "source": "# steps", "threshold": 2, "drill": false})
+	must("system", TypeStarted, obj{"at": "2026-11-23T03:00:00Z", "runbook": obj{"name": "db-root.md", "title": "DB", "sha256": "cd34"}, "source": "# steps", "threshold": 2, "drill": false})
 	must("system", "preflight.completed", obj{"checks": []obj{{"name": "network", "ok": true}}, "passed": true})
 	must("operator", TypeDeclared, obj{"operator": "Olga Operator", "ticket": "INC-42", "what_broke": "SSO is down | <b>hard</b>"})
 	for _, c := range cs {
