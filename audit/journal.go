@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"breakglass/internal/atomicfile"
+	"breakglass/internal/events"
 )
 
 // Config holds what a Journal needs from its environment. The zero value
@@ -51,17 +54,14 @@ type Journal struct {
 	broken  error // set when the file's state is unknown; Append refuses
 }
 
-// Event types written by the journal itself.
+// Event types written by the journal itself (internal/events).
 const (
-	TypeJournalCreated  = "journal.created"
-	TypeJournalRepaired = "journal.repaired"
+	TypeJournalCreated  = events.JournalCreated  // data CreatedData
+	TypeJournalRepaired = events.JournalRepaired // data RepairedData
 )
 
 // CreatedData is the data of the first entry of every journal.
-type CreatedData struct {
-	Session string `json:"session"` // session id
-	Genesis any    `json:"genesis,omitempty"`
-}
+type CreatedData = events.JournalCreatedData
 
 // Create makes a new journal at path (which must not exist; mode 0600), fsyncs
 // it and its directory, and writes the first entry, a journal.created event
@@ -75,7 +75,7 @@ func Create(path, session string, genesis any, cfg Config) (*Journal, error) {
 		return nil, fmt.Errorf("creating journal %q: %w", path, err)
 	}
 	j := &Journal{path: path, f: f, cfg: cfg, start: cfg.now()}
-	if err := syncDir(path); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("creating journal %q: %w", path, err)
 	}
@@ -119,14 +119,7 @@ func resume(path string, f journalFile, entries []Entry, size int64, cfg Config)
 }
 
 // RepairedData is the data of a journal.repaired event.
-type RepairedData struct {
-	Line          int    `json:"line"`           // the removed line's number
-	Offset        int64  `json:"offset"`         // where it started
-	RemovedBytes  int64  `json:"removed_bytes"`  // how many bytes were removed
-	RemovedSHA256 string `json:"removed_sha256"` // SHA-256 hex of the removed bytes
-	SavedAs       string `json:"saved_as"`       // file beside the journal holding them
-	Reason        string `json:"reason"`
-}
+type RepairedData = events.JournalRepairedData
 
 // OpenRepair is Open for a journal whose only damage is a torn final line
 // (a write interrupted by a crash: Append had not returned, so no caller
@@ -155,7 +148,7 @@ func OpenRepair(path string, cfg Config) (*Journal, []Entry, error) {
 	sum := sha256.Sum256(torn)
 	sumHex := hex.EncodeToString(sum[:])
 	saved := path + ".torn-" + sumHex[:16]
-	if err := WriteFileAtomic(saved, torn, 0o600); err != nil {
+	if err := atomicfile.Write(saved, torn, 0o600); err != nil {
 		f.Close()
 		return nil, entries, fmt.Errorf("repairing journal %q: keeping the torn line: %w", path, err)
 	}
@@ -308,16 +301,6 @@ func (j *Journal) Close() error {
 	err := j.f.Close()
 	j.f = nil
 	return err
-}
-
-// syncDir fsyncs the directory holding path so a new name is durable.
-func syncDir(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // encodeData marshals event data, which must be nil or encode as a JSON

@@ -258,7 +258,7 @@ func TestFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.VerifyRoster(VerifyOptions{Roots: []*x509.Certificate{root}}); err != nil {
+	if err := v.VerifyRoster(VerifyOptions{Trust: testTrust(t, root)}); err != nil {
 		t.Fatalf("fixture roster: %v", err)
 	}
 	data, _ := os.ReadFile(path)

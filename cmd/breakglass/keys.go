@@ -11,6 +11,7 @@ import (
 
 	"breakglass/hardware"
 	"breakglass/hardware/piv"
+	"breakglass/internal/attest"
 )
 
 func init() {
@@ -71,12 +72,12 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 	}
 	o.verifiers = []piv.AttestationVerifier{{}}
 	if o.AttestationRoot != "" {
-		roots, err := piv.LoadRoots(o.AttestationRoot)
+		trust, err := attest.LoadTestTrust(o.AttestationRoot)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "breakglass keys: %v\nGive a PEM file holding the attestation root certificate.\n", err)
 			return 2
 		}
-		o.verifiers = append(o.verifiers, piv.AttestationVerifier{Roots: roots, TestRoot: true})
+		o.verifiers = append(o.verifiers, piv.AttestationVerifier{Trust: trust})
 	}
 	o.station = newStation()
 	return o.exec(ctx, e.stdout, e.stderr)
@@ -233,7 +234,9 @@ func slotInfos(ctx context.Context, tok hardware.Token) ([]hardware.KeyInfo, err
 }
 
 // verdict attests one slot: the first verifier whose roots the chain
-// reaches decides; the attestation must then be for this key, serial and slot.
+// reaches decides (a chain that does not reach a verifier's roots,
+// attest.ErrUntrusted, is tried with the next); the attestation must then be
+// well formed and for this key, serial and slot.
 func (o *keysOptions) verdict(ctx context.Context, tok hardware.Token, ki hardware.KeyInfo) (verdict, reason string) {
 	if !ki.Generated {
 		return verdictNone, ""
@@ -247,16 +250,16 @@ func (o *keysOptions) verdict(ctx context.Context, tok hardware.Token, ki hardwa
 	}
 	var chainErr error
 	for _, v := range o.verifiers {
-		if _, err := v.Verify(a); err != nil {
+		at, err := v.VerifyKey(a, tok.Serial(), ki.Slot, ki.Public)
+		switch {
+		case errors.Is(err, attest.ErrUntrusted):
 			if chainErr == nil {
 				chainErr = err
 			}
 			continue
-		}
-		if _, err := v.VerifyKey(a, tok.Serial(), ki.Slot, ki.Public); err != nil {
+		case err != nil:
 			return verdictFailed, err.Error()
-		}
-		if v.TestRoot {
+		case at.TestRoot:
 			return verdictTestRoot, ""
 		}
 		return verdictGenuine, ""

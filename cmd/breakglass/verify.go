@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 
 	"breakglass/audit"
-	"breakglass/hardware"
-	"breakglass/hardware/piv"
+	"breakglass/internal/attest"
 	"breakglass/vault"
 )
 
@@ -90,24 +88,15 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 }
 
 // options turns the flags into audit.VerifyOptions. The attestation check is
-// piv-go's Verifier (Yubico roots built in, or the given test root).
+// internal/attest's (Yubico roots built in, or only the given test root).
 func (o *verifyOptions) options() (audit.VerifyOptions, error) {
 	var opts audit.VerifyOptions
-	verifier := piv.AttestationVerifier{}
 	if o.AttestationRoot != "" {
-		roots, err := piv.LoadRoots(o.AttestationRoot)
+		trust, err := attest.LoadTestTrust(o.AttestationRoot)
 		if err != nil {
 			return opts, fmt.Errorf("loading attestation root %q: %w", o.AttestationRoot, err)
 		}
-		opts.Roots, opts.NonProduction = roots, true
-		verifier = piv.AttestationVerifier{Roots: roots, TestRoot: true}
-	}
-	opts.AttestationCheck = func(device, slot *x509.Certificate) (uint32, error) {
-		a, err := verifier.Verify(hardware.Attestation{Device: device, Slot: slot})
-		if err != nil {
-			return 0, err
-		}
-		return a.Serial, nil
+		opts.Trust, opts.NonProduction = trust, true
 	}
 	if o.Vault != "" {
 		v, err := vault.Load(o.Vault)

@@ -46,12 +46,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"breakglass/hardware/vpcd"
 	"breakglass/hardware/vyk"
+	"breakglass/internal/atomicfile"
 )
 
 func main() {
@@ -242,43 +242,11 @@ func openCard(o options) (*vyk.Card, error) {
 	return c, nil
 }
 
-// writeAtomic replaces path with data: a temporary file in the same
-// directory, fsynced, renamed over path, then the directory fsynced. A
-// crash leaves either the old or the new content, never a mix.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("saving card state %q: syncing directory: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("saving card state %q: syncing directory: %w", path, err)
+// writeAtomic replaces path with data (mode 0600) by internal/atomicfile:
+// a crash leaves either the old or the new content, never a mix.
+func writeAtomic(path string, data []byte) error {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return fmt.Errorf("saving card state: %w", err)
 	}
 	return nil
 }
