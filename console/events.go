@@ -1,13 +1,15 @@
 package console
 
+import "breakglass/internal/events"
+
 // Journal event types the service records itself, beside the session's
-// (runbook/session) and the journal's (audit). They are kept here, in one
-// place, until one schema declares every event type.
+// (runbook/session) and the journal's (audit). Every name is declared once,
+// in internal/events.
 const (
-	eventWarningAcknowledged = "preflight.warning_acknowledged"
-	eventClockConfirmed      = "preflight.clock_confirmed"
-	eventVaultMarkFailed     = "vault.mark_revealed_failed"
-	eventReportExported      = "report.exported"
-	eventProcessGuards       = "process.guards"
-	eventPINRejected         = "quorum.pin_rejected"
+	eventWarningAcknowledged = events.PreflightWarningAcknowledged
+	eventClockConfirmed      = events.PreflightClockConfirmed
+	eventVaultMarkFailed     = events.VaultMarkRevealedFailed
+	eventReportExported      = events.ReportExported
+	eventProcessGuards       = events.ProcessGuards
+	eventPINRejected         = events.QuorumPINRejected
 )

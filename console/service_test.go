@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,8 +16,8 @@ import (
 
 	"breakglass/audit"
 	"breakglass/hardware"
-	"breakglass/hardware/piv"
 	"breakglass/hardware/vyk"
+	"breakglass/internal/attest"
 	"breakglass/internal/netstate"
 	"breakglass/runbook"
 	"breakglass/runbook/session"
@@ -182,36 +181,18 @@ func (f *journeyFixture) engineWith(t *testing.T, edit func(*Config)) *Service {
 // --attestation-root does.
 func testTrust(t *testing.T) vault.VerifyOptions {
 	t.Helper()
-	roots, err := piv.LoadRoots("../testdata/attestation-root.pem")
+	tr, err := attest.LoadTestTrust("../testdata/attestation-root.pem")
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := piv.AttestationVerifier{Roots: roots, TestRoot: true}
-	return vault.VerifyOptions{VerifyAttestation: func(device, slot *x509.Certificate) (uint32, error) {
-		a, err := v.Verify(hardware.Attestation{Device: device, Slot: slot})
-		if err != nil {
-			return 0, err
-		}
-		return a.Serial, nil
-	}}
+	return vault.VerifyOptions{Trust: tr}
 }
 
 // auditorOptions are what "breakglass verify --vault --attestation-root"
 // checks a report with.
 func (f *journeyFixture) auditorOptions(t *testing.T) audit.VerifyOptions {
 	t.Helper()
-	roots, err := piv.LoadRoots("../testdata/attestation-root.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := piv.AttestationVerifier{Roots: roots, TestRoot: true}
-	opts := audit.VerifyOptions{Roots: roots, NonProduction: true, AttestationCheck: func(device, slot *x509.Certificate) (uint32, error) {
-		a, err := v.Verify(hardware.Attestation{Device: device, Slot: slot})
-		if err != nil {
-			return 0, err
-		}
-		return a.Serial, nil
-	}}
+	opts := audit.VerifyOptions{Trust: testTrust(t).Trust, NonProduction: true}
 	vlt, err := vault.Load(f.vaultPath)
 	if err != nil {
 		t.Fatal(err)

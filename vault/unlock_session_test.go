@@ -9,6 +9,7 @@ import (
 
 	"breakglass/hardware"
 	"breakglass/hardware/vyk"
+	"breakglass/internal/attest"
 	"breakglass/vault"
 )
 
@@ -28,7 +29,7 @@ func newSessionWorld(t *testing.T) *sessionWorld {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	w := &sessionWorld{opts: vault.VerifyOptions{Roots: []*x509.Certificate{ca.Cert}}}
+	w := &sessionWorld{opts: testOpts(t, ca.Cert)}
 	var records []vault.Custodian
 	for i, name := range []string{"Alice", "Bob"} {
 		card, err := vyk.New(vyk.Config{Serial: uint32(20000001 + i), CA: ca, Sleep: func(time.Duration) {}, Now: func() time.Time { return now }})
@@ -153,4 +154,14 @@ func TestSessionUnlockLastPINRetry(t *testing.T) {
 	if _, err := u.Identify(ctx, tok); !errors.As(err, new(*vault.AlreadyCountedError)) {
 		t.Errorf("Identify after counting = %v, want *AlreadyCountedError", err)
 	}
+}
+
+// testOpts trusts only the virtual key's TEST attestation root.
+func testOpts(tb testing.TB, root *x509.Certificate) vault.VerifyOptions {
+	tb.Helper()
+	tr, err := attest.NewTestTrust([]*x509.Certificate{root}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return vault.VerifyOptions{Trust: tr}
 }

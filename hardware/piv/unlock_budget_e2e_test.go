@@ -16,6 +16,7 @@ import (
 	"breakglass/hardware/station"
 	"breakglass/hardware/vpcd"
 	"breakglass/hardware/vyk"
+	"breakglass/internal/attest"
 	"breakglass/vault"
 )
 
@@ -131,7 +132,7 @@ func newUnlockWorld(tb testing.TB) *unlockWorld {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := &unlockWorld{st: piv.NewStation(), opts: vault.VerifyOptions{Roots: []*x509.Certificate{ca.Cert}},
+	w := &unlockWorld{st: piv.NewStation(), opts: testOpts(tb, ca.Cert),
 		tally: &apduTally{byName: map[string]int{}}, serial: [2]uint32{50000001, 50000002}}
 	now := time.Now()
 	ctx := context.Background()
@@ -289,4 +290,14 @@ func BenchmarkCustodianUnlock(b *testing.B) {
 	b.ReportMetric(float64(last.apdus), "APDUs/op")
 	b.ReportMetric(float64(last.connections), "connections/op")
 	b.ReportMetric(float64(last.modelledWait().Milliseconds()), "modelled-ms/op")
+}
+
+// testOpts trusts only the virtual key's TEST attestation root.
+func testOpts(tb testing.TB, root *x509.Certificate) vault.VerifyOptions {
+	tb.Helper()
+	tr, err := attest.NewTestTrust([]*x509.Certificate{root}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return vault.VerifyOptions{Trust: tr}
 }
