@@ -25,7 +25,9 @@ intact.
 repair is for a journal whose last line was cut off by a crash during a
 write (no caller was ever told that event was recorded). It copies the torn
 bytes to FILE.torn-<hash>, removes them, and appends a journal.repaired
-event saying so. Any other damage is refused and the file is left untouched.
+event saying so. A last entry that is complete and chained but lacks only
+its newline is kept: repair adds the newline. Any other damage is refused
+and the file is left untouched.
 `
 
 func runJournalVerify(_ context.Context, e *env, args []string) int {
@@ -40,7 +42,9 @@ func runJournalVerify(_ context.Context, e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "✗ %s: %v\n", path, err)
 		var ce *audit.CorruptError
-		if errors.As(err, &ce) && ce.Torn {
+		if errors.As(err, &ce) && ce.Complete {
+			fmt.Fprintf(e.stderr, "  The last entry is whole but lacks its newline: 'breakglass journal repair %s' adds it and keeps the entry.\n", path)
+		} else if errors.As(err, &ce) && ce.Torn {
 			fmt.Fprintf(e.stderr, "  The last line was cut off by a crash: 'breakglass journal repair %s' keeps its bytes aside and records the repair.\n", path)
 		}
 		return 1
