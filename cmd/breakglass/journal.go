@@ -40,12 +40,12 @@ func runJournalVerify(_ context.Context, e *env, args []string) int {
 		err = audit.Verify(entries)
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "✗ %s: %v\n", path, err)
+		printf(e.stderr, "✗ %s: %v\n", path, err)
 		var ce *audit.CorruptError
 		if errors.As(err, &ce) && ce.Complete {
-			fmt.Fprintf(e.stderr, "  The last entry is whole but lacks its newline: 'breakglass journal repair %s' adds it and keeps the entry.\n", path)
+			printf(e.stderr, "  The last entry is whole but lacks its newline: 'breakglass journal repair %s' adds it and keeps the entry.\n", path)
 		} else if errors.As(err, &ce) && ce.Torn {
-			fmt.Fprintf(e.stderr, "  The last line was cut off by a crash: 'breakglass journal repair %s' keeps its bytes aside and records the repair.\n", path)
+			printf(e.stderr, "  The last line was cut off by a crash: 'breakglass journal repair %s' keeps its bytes aside and records the repair.\n", path)
 		}
 		return 1
 	}
@@ -53,7 +53,7 @@ func runJournalVerify(_ context.Context, e *env, args []string) int {
 	if n := len(entries); n > 0 {
 		head = entries[n-1].Hash
 	}
-	fmt.Fprintf(e.stdout, "✓ %s: %d entries, hash chain intact, head %s\n", path, len(entries), head)
+	printf(e.stdout, "✓ %s: %d entries, hash chain intact, head %s\n", path, len(entries), head)
 	return 0
 }
 
@@ -64,11 +64,11 @@ func runJournalRepair(_ context.Context, e *env, args []string) int {
 	}
 	j, entries, err := audit.OpenRepair(path, audit.Config{})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "✗ %s: %v\n  Nothing was changed.\n", path, err)
+		printf(e.stderr, "✗ %s: %v\n  Nothing was changed.\n", path, err)
 		return 1
 	}
 	defer j.Close()
-	fmt.Fprintf(e.stdout, "✓ %s: %d entries, hash chain intact, head %s\n", path, len(entries), j.Head())
+	printf(e.stdout, "✓ %s: %d entries, hash chain intact, head %s\n", path, len(entries), j.Head())
 	return 0
 }
 
@@ -84,7 +84,7 @@ func journalArg(name string, e *env, args []string) (string, int) {
 		return "", 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintf(e.stderr, "breakglass %s: give exactly one journal FILE\n", name)
+		printf(e.stderr, "breakglass %s: give exactly one journal FILE\n", name)
 		fs.Usage()
 		return "", 2
 	}
