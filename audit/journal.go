@@ -126,15 +126,21 @@ type RepairedData = events.JournalRepairedData
 // was told the event was recorded). It copies the torn bytes to
 // PATH.torn-<sha256 prefix> and fsyncs that, truncates the journal to the
 // last complete line, then appends a journal.repaired event with the removed
-// bytes' length and SHA-256, so the repair is itself evidence. Any other
+// bytes' length and SHA-256, so the repair is itself evidence. A last line
+// that lacks only its newline but is a complete entry chaining to the one
+// before it is not torn: it is kept and the newline added (see
+// completeLastLine). Any other
 // damage, including a torn first line (the journal was never started: begin
 // a new session), is returned as from Open and nothing is changed. For an
 // undamaged journal it behaves like Open.
 func OpenRepair(path string, cfg Config) (*Journal, []Entry, error) {
 	j, entries, err := Open(path, cfg)
 	var ce *CorruptError
-	if err == nil || !errors.As(err, &ce) || !ce.Torn || ce.Line == 1 {
+	if err == nil || !errors.As(err, &ce) || !ce.Torn || ce.Line == 1 && !ce.Complete {
 		return j, entries, err
+	}
+	if ce.Complete {
+		return completeLastLine(path, cfg)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
 	if err != nil {
@@ -170,6 +176,29 @@ func OpenRepair(path string, cfg Config) (*Journal, []Entry, error) {
 		return nil, entries, err
 	}
 	return j, append(entries, e), nil
+}
+
+// completeLastLine is OpenRepair for a journal whose last entry is whole
+// and chained but lacks its newline: the entry is kept (it was recorded;
+// removing it would lose an event, such as the one closing the session),
+// the newline is appended and fsynced, and the journal is opened as Open
+// does. No event is added, so the entries and head hash are unchanged.
+func completeLastLine(path string, cfg Config) (*Journal, []Entry, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("repairing journal %q: %w", path, err)
+	}
+	_, werr := f.Write([]byte{'\n'})
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if err := f.Close(); werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return nil, nil, fmt.Errorf("repairing journal %q: adding the last entry's newline: %w", path, werr)
+	}
+	return Open(path, cfg)
 }
 
 // ErrJournalBroken is returned by Append after a failure that left the file

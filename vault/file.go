@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"filippo.io/age"
+	"filippo.io/age/armor"
 
 	"breakglass/internal/atomicfile"
 	"breakglass/vault/pivp256"
@@ -257,6 +258,10 @@ func (v *Vault) validateShares() error {
 		}
 		if !strings.HasPrefix(s.Age, "-----BEGIN AGE ENCRYPTED FILE-----") {
 			return fieldErr(f+".age", "not an armored age file")
+		}
+		// Unlock decrypts it: its armor and header must read (FuzzVaultUnlock).
+		if _, err := age.ExtractHeader(armor.NewReader(strings.NewReader(s.Age))); err != nil {
+			return fieldErr(f+".age", "the armored age file is corrupted (its header does not read): restore the vault file from its backup")
 		}
 	}
 	for serial, id := range want {

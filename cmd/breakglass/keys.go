@@ -66,7 +66,7 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "breakglass keys: unexpected argument %q\n", fs.Arg(0))
+		printf(e.stderr, "breakglass keys: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
 		return 2
 	}
@@ -74,7 +74,7 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 	if o.AttestationRoot != "" {
 		trust, err := attest.LoadTestTrust(o.AttestationRoot)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "breakglass keys: %v\nGive a PEM file holding the attestation root certificate.\n", err)
+			printf(e.stderr, "breakglass keys: %v\nGive a PEM file holding the attestation root certificate.\n", err)
 			return 2
 		}
 		o.verifiers = append(o.verifiers, piv.AttestationVerifier{Trust: trust})
@@ -120,9 +120,9 @@ func (o *keysOptions) exec(ctx context.Context, stdout, stderr io.Writer) int {
 	listed, err := o.station.Keys(ctx)
 	if err != nil {
 		if errors.Is(err, hardware.ErrNoService) {
-			fmt.Fprintf(stderr, "breakglass keys: the smart card service (pcscd) is not running: start it (systemctl start pcscd.socket) and try again.\n  detail: %v\n", err)
+			printf(stderr, "breakglass keys: the smart card service (pcscd) is not running: start it (systemctl start pcscd.socket) and try again.\n  detail: %v\n", err)
 		} else {
-			fmt.Fprintf(stderr, "breakglass keys: listing smart card readers: %v\n", err)
+			printf(stderr, "breakglass keys: listing smart card readers: %v\n", err)
 		}
 		return 1
 	}
@@ -145,7 +145,7 @@ func (o *keysOptions) exec(ctx context.Context, stdout, stderr io.Writer) int {
 		if err := enc.Encode(struct {
 			Keys []keyReport `json:"keys"`
 		}{reports}); err != nil {
-			fmt.Fprintf(stderr, "breakglass keys: writing JSON: %v\n", err)
+			printf(stderr, "breakglass keys: writing JSON: %v\n", err)
 			return 1
 		}
 	} else {
@@ -280,10 +280,10 @@ func printKeys(w io.Writer, reports []keyReport) {
 			fmt.Fprintln(w)
 		}
 		if r.Serial == 0 {
-			fmt.Fprintf(w, "Reader %q\n  error: %s\n", r.Reader, r.Error)
+			printf(w, "Reader %q\n  error: %s\n", r.Reader, r.Error)
 			continue
 		}
-		fmt.Fprintf(w, "YubiKey %d  (reader %q)\n", r.Serial, r.Reader)
+		printf(w, "YubiKey %d  (reader %q)\n", r.Serial, r.Reader)
 		ff := r.FormFactor
 		if ff == "" {
 			ff = "form factor unknown"
@@ -295,12 +295,12 @@ func printKeys(w io.Writer, reports []keyReport) {
 				retries = "0 (PIN BLOCKED: unblock it with the PUK)"
 			}
 		}
-		fmt.Fprintf(w, "  firmware %s, %s, PIN retries left: %s\n", r.Firmware, ff, retries)
+		printf(w, "  firmware %s, %s, PIN retries left: %s\n", r.Firmware, ff, retries)
 		for _, warn := range r.Warnings {
-			fmt.Fprintf(w, "  warning: %s\n", warn)
+			printf(w, "  warning: %s\n", warn)
 		}
 		if r.Error != "" {
-			fmt.Fprintf(w, "  error: %s\n", r.Error)
+			printf(w, "  error: %s\n", r.Error)
 			continue
 		}
 		if len(r.Slots) == 0 {
@@ -314,7 +314,7 @@ func printKeys(w io.Writer, reports []keyReport) {
 			if s.Reason != "" {
 				v += ": " + s.Reason
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.Slot, s.Algorithm, s.PINPolicy, s.TouchPolicy, v)
+			printf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.Slot, s.Algorithm, s.PINPolicy, s.TouchPolicy, v)
 		}
 		tw.Flush()
 	}

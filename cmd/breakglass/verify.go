@@ -67,20 +67,20 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	o.Report = pos[0]
 	opts, err := o.options()
 	if err != nil {
-		fmt.Fprintln(e.stderr, "breakglass verify:", err)
+		printf(e.stderr, "breakglass verify: %v\n", err)
 		return 2
 	}
 	printTestRootWarning(e.stderr, o.AttestationRoot != "", o.AttestationRoot)
 	v, err := audit.VerifyReportFile(o.Report, opts)
 	if v != nil {
-		if perr := v.Print(e.stdout); perr != nil {
-			fmt.Fprintln(e.stderr, "breakglass verify:", perr)
+		if perr := inertVerdict(v).Print(e.stdout); perr != nil {
+			printf(e.stderr, "breakglass verify: %v\n", perr)
 			return 1
 		}
 	}
 	if err != nil {
 		if v == nil {
-			fmt.Fprintf(e.stderr, "breakglass verify: %s: %v\n", o.Report, err)
+			printf(e.stderr, "breakglass verify: %s: %v\n", o.Report, err)
 		}
 		return 1
 	}
