@@ -42,6 +42,28 @@ func check(o Options) error {
 	return nil
 }
 
+// unshareArgs are the unshare(1) options that give pcscd a private mount
+// namespace for the user euid: root needs only --mount; anyone else first
+// gets a user namespace mapping them to root, in which mount --bind is
+// allowed. Files pcscd creates stay owned by the caller outside.
+func unshareArgs(euid int) []string {
+	args := []string{"--mount", "--propagation", "private"}
+	if euid != 0 {
+		args = append([]string{"--user", "--map-root-user"}, args...)
+	}
+	return args
+}
+
+// namespaceHint says what a failed unshare or mount needs, for euid.
+func namespaceHint(euid int) string {
+	if euid == 0 {
+		return "root needs CAP_SYS_ADMIN for unshare -m and mount --bind"
+	}
+	return "not root: unshare -U -r -m needs unprivileged user namespaces " +
+		"(sysctl user.max_user_namespaces > 0, kernel.unprivileged_userns_clone=1 where it exists, " +
+		"and no container seccomp or AppArmor rule refusing unshare); or run as root"
+}
+
 // freePorts finds n consecutive free TCP ports on 127.0.0.1.
 func freePorts(n int) (int, error) {
 	for range 50 {
