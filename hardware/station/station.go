@@ -186,8 +186,12 @@ func (s *Station) startPCSCD(ctx context.Context) error {
 	if s.debug {
 		flags = " --debug --apdu"
 	}
+	pcscd, err := lookPath("pcscd")
+	if err != nil {
+		return fmt.Errorf("starting pcscd: %w: %w", ErrUnavailable, err)
+	}
 	cmd := exec.Command("unshare", append(unshareArgs(os.Geteuid()), "sh", "-c",
-		`mount --bind "$1" /run && exec pcscd --foreground`+flags+` --config "$2"`, "sh", s.run, s.conf)...)
+		`mount --bind "$1" /run && exec "$3" --foreground`+flags+` --config "$2"`, "sh", s.run, s.conf, pcscd)...)
 	logPath := filepath.Join(s.dir, "pcscd.log")
 	p, err := spawn(cmd, logPath)
 	if err != nil {
