@@ -311,7 +311,7 @@ func TestFaultExportReadOnlyAndFull(t *testing.T) {
 	c.finishRunbook(2)
 	c.closeOut()
 	c.signRest(d, 1)
-	c.waitFor("› Export to directory: "+media, wait)
+	c.waitExportField(media)
 
 	remount(t, media, "ro")
 	c.keys("Enter")
