@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,12 +21,49 @@ import (
 
 // TestMain runs the guard child (airgap_test.go) or, under the name
 // "breakglass", the real command, as testscript scripts call it; otherwise
-// the tests.
+// the tests, as root: not as root, first in a user namespace (see
+// inUserNamespace).
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(guardChildEnv); dir != "" {
 		os.Exit(guardChild(dir))
 	}
+	if filepath.Base(os.Args[0]) != "breakglass" && os.Geteuid() != 0 {
+		os.Exit(inUserNamespace())
+	}
 	testscript.Main(m, map[string]func(){"breakglass": main})
+}
+
+// inUserNamespace runs this test binary again under unshare --user
+// --map-root-user --mount and returns its exit status. The end-to-end tests
+// here do what needs root: mount tmpfs media (full and read-only disks),
+// strace the console after it made itself non-dumpable, unshare -n; in a
+// user namespace of its own an unprivileged user may do all of them, with
+// mounts private to the tests. Files stay owned by the user outside. Where
+// user namespaces are not allowed the package fails, saying so.
+func inUserNamespace() int {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cmd/breakglass tests: not root, and unshare (util-linux) is missing: %v\n", err)
+		return 1
+	}
+	cmd := exec.Command(unshare, append([]string{"--user", "--map-root-user", "--mount", "--propagation", "private", "--", os.Args[0]}, os.Args[1:]...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		if ee.ExitCode() != 0 {
+			fmt.Fprintf(os.Stderr, "cmd/breakglass tests: run as uid %d inside unshare -U -r -m (needs unprivileged user namespaces: "+
+				"sysctl user.max_user_namespaces > 0, kernel.unprivileged_userns_clone=1 where it exists); exit %d\n", os.Geteuid(), ee.ExitCode())
+		}
+		return max(ee.ExitCode(), 1)
+	default:
+		fmt.Fprintf(os.Stderr, "cmd/breakglass tests: running the tests in a user namespace: %v\n", err)
+		return 1
+	}
 }
 
 // TestScript runs the command-line contract of every subcommand:
