@@ -73,33 +73,49 @@ type head struct {
 
 func describe(e Entry) string { return fmt.Sprintf("entry %d (%s)", e.Seq, e.Type) }
 
-// checkChain checks the entries' hashes, order and links.
+// checkChain checks the entries' hashes, order and links. Gaps are found
+// in the set of entry numbers, order in the file order, links between
+// consecutive numbers: so a swap is named as a reorder, not a deletion.
 func checkChain(entries []Entry) []Problem {
 	var probs []Problem
 	add := func(kind, what, format string, args ...any) {
 		probs = append(probs, Problem{kind, what, fmt.Sprintf(format, args...)})
 	}
-	seen := map[uint64]bool{}
-	var last uint64 // highest seq so far
+	bySeq := map[uint64]Entry{}
+	var last uint64 // highest seq so far in file order
 	for i, e := range entries {
 		if e.ComputeHash() != e.Hash {
 			add(KindEdited, describe(e), "its content does not match its hash")
 		}
-		switch {
-		case seen[e.Seq]:
-			add(KindAdded, describe(e), "a second entry with this number (line %d)", i+1)
+		switch _, dup := bySeq[e.Seq]; {
+		case dup:
+			add(KindAdded, describe(e), "a second entry with this number (index line %d)", i+1)
+			continue
 		case e.Seq < last:
 			add(KindReordered, describe(e), "found after entry %d", last)
-		case e.Seq > last+1 && i > 0 || i == 0 && e.Seq > 1:
-			add(KindDeleted, entryRange(last+1, e.Seq-1), "the index goes from entry %d to entry %d", last, e.Seq)
-		case i > 0 && e.Seq == entries[i-1].Seq+1 && e.Prev != entries[i-1].Hash:
-			add(KindEdited, describe(e), "it does not follow entry %d (one of them was replaced or inserted)", entries[i-1].Seq)
 		}
-		if i == 0 && (e.Type != TypeCreated || e.Prev != ZeroHash) && e.Seq == 1 {
-			add(KindEdited, describe(e), "the first entry must be %s with prev %s", TypeCreated, ZeroHash[:8]+"…")
-		}
-		seen[e.Seq] = true
+		bySeq[e.Seq] = e
 		last = max(last, e.Seq)
+	}
+	seqs := slices.Sorted(func(yield func(uint64) bool) {
+		for k := range bySeq {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	var prev uint64
+	for _, k := range seqs {
+		e := bySeq[k]
+		switch {
+		case k > prev+1:
+			add(KindDeleted, entryRange(prev+1, k-1), "the index goes from entry %d to entry %d", prev, k)
+		case k == 1 && (e.Type != TypeCreated || e.Prev != ZeroHash):
+			add(KindEdited, describe(e), "the first entry must be %s with prev %s…", TypeCreated, ZeroHash[:8])
+		case k > 1 && e.Prev != bySeq[k-1].Hash:
+			add(KindEdited, describe(e), "it does not follow entry %d (one of them was replaced or inserted)", k-1)
+		}
+		prev = k
 	}
 	return probs
 }
@@ -124,10 +140,12 @@ func checkHead(dir string, entries []Entry) []Problem {
 	if err != nil {
 		return []Problem{{KindMalformed, "file " + headFile, fmt.Sprintf("unreadable: %v", err)}}
 	}
-	var lastSeq uint64
+	var lastSeq uint64 // the highest entry number, wherever it is in the file
 	var lastHash string
-	if n := len(entries); n > 0 {
-		lastSeq, lastHash = entries[n-1].Seq, entries[n-1].Hash
+	for _, e := range entries {
+		if e.Seq > lastSeq {
+			lastSeq, lastHash = e.Seq, e.Hash
+		}
 	}
 	switch {
 	case h.Seq > lastSeq:

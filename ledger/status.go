@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"breakglass/audit"
@@ -257,7 +256,11 @@ func (l *Ledger) vaultStatus(s *ledgerState, fp string, now time.Time, matched m
 			sessions = append(sessions, l.session(r, p, s))
 		}
 	}
-	slices.SortStableFunc(sessions, func(a, b *sessionRecord) int { return strings.Compare(a.Started, b.Started) })
+	slices.SortStableFunc(sessions, func(a, b *sessionRecord) int {
+		ta, _ := parseTime(a.Started)
+		tb, _ := parseTime(b.Started)
+		return ta.Compare(tb)
+	})
 	seen := seenVersions(copies, sessions)
 	for _, sr := range sessions {
 		markRotations(sr, copies)
