@@ -135,6 +135,7 @@ type sessionSpec struct {
 	reveals   []string          // secret names shown (live) or checked (drill)
 	sealedAt  map[string]string // optional sealed_at per revealed secret
 	abort     bool
+	skip      string // reason for skipping step "aws", if any
 }
 
 // report builds and signs a report for spec on tv's keys.
@@ -179,6 +180,9 @@ func (w *world) report(t testing.TB, tv *testVault, spec sessionSpec) []byte {
 		must("operator", typ, map[string]any{"name": name, "step": "login", "sealed_at": spec.sealedAt[name]})
 	}
 	must("operator", "step.completed", map[string]any{"step": "login"})
+	if spec.skip != "" {
+		must("operator", "step.skipped", map[string]any{"step": "aws", "text": spec.skip})
+	}
 	if spec.abort {
 		must("operator", audit.TypeAborted, map[string]any{"by": "operator", "reason": "wrong runbook"})
 	} else {
@@ -250,4 +254,48 @@ func reopen(t testing.TB, dir string, clock *testClock) *Ledger {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// populated is a ledger with a reviewed, announced, rotated live session, a
+// drill, a live session nobody announced or reviewed, and a stray
+// announcement.
+func populated(t *testing.T, clock *testClock) (*Ledger, string) {
+	t.Helper()
+	w := getWorld(t)
+	l, dir := newLedger(t, clock)
+	fp := Pin{Fingerprint: w.home.v.Fingerprint()}
+	mustImport(t, l, "s1.jws", w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1), reveals: []string{"db-root"}, skip: "not needed"}), Pin{VaultFile: w.home.raw})
+	mustImport(t, l, "d1.jws", w.report(t, w.home, sessionSpec{id: "D-1", drill: true, start: day(2, 10), reveals: []string{"db-root", "aws-root"}}), fp)
+	mustImport(t, l, "s2.jws", w.report(t, w.home, sessionSpec{id: "S-2", start: day(2, 20), reveals: []string{"aws-root"},
+		operator: "Mallory <script>alert(1)</script>", ticket: "INC-\x1b[2J", whatBroke: "<img src=http://evil.example/x.png>"}), fp)
+	for code, by := range map[string]string{CodeOfSession(t, l, "S-1"): "Sam On-call", string(CodeOf(&testReport)): "Sam On-call"} {
+		if _, err := l.Announce(code, by); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.ImportVault(w.home.rotated(t, "db-root", day(2, 2))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Review("S-1", "Rita Reviewer", DecisionAccepted, "justified by INC-S-1"); err != nil {
+		t.Fatal(err)
+	}
+	return l, dir
+}
+
+// CodeOfSession is the announce code of an imported session.
+func CodeOfSession(t *testing.T, l *Ledger, id string) string {
+	t.Helper()
+	st, err := l.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range st.Vaults {
+		for _, s := range v.Sessions {
+			if s.ID == id {
+				return s.AnnounceCode
+			}
+		}
+	}
+	t.Fatalf("no session %s", id)
+	return ""
 }
