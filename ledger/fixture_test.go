@@ -267,7 +267,7 @@ func populated(t *testing.T, clock *testClock) (*Ledger, string) {
 	mustImport(t, l, "s1.jws", w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1), reveals: []string{"db-root"}, skip: "not needed"}), Pin{VaultFile: w.home.raw})
 	mustImport(t, l, "d1.jws", w.report(t, w.home, sessionSpec{id: "D-1", drill: true, start: day(2, 10), reveals: []string{"db-root", "aws-root"}}), fp)
 	mustImport(t, l, "s2.jws", w.report(t, w.home, sessionSpec{id: "S-2", start: day(2, 20), reveals: []string{"aws-root"},
-		operator: "Mallory <script>alert(1)</script>", ticket: "INC-\x1b[2J", whatBroke: "<img src=http://evil.example/x.png>"}), fp)
+		operator: "Mallory <script>alert(1)</script>", ticket: "INC-\x1b[2J\u202e", whatBroke: "<img src=http://evil.example/x.png>"}), fp)
 	for code, by := range map[string]string{CodeOfSession(t, l, "S-1"): "Sam On-call", string(CodeOf(&testReport)): "Sam On-call"} {
 		if _, err := l.Announce(code, by); err != nil {
 			t.Fatal(err)
