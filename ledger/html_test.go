@@ -69,7 +69,7 @@ func TestHTMLStructure(t *testing.T) {
 			}
 		}
 	}
-	fp := getWorld(t).home.v.Fingerprint()
+	fp := getWorld(t).home.V.Fingerprint()
 	for _, id := range []string{"open-items", "vault-" + fp, "session-S-1", "session-D-1", "session-S-2", "notes"} {
 		if ids[id] != 1 {
 			t.Errorf("section id=%q appears %d times, want 1", id, ids[id])

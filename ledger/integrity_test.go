@@ -19,7 +19,7 @@ func tamperLedger(t *testing.T) (dir string, reportObj string) {
 	w := getWorld(t)
 	clock := &testClock{day(3, 1)}
 	l, dir := newLedger(t, clock)
-	d := mustImport(t, l, "r.jws", w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1)}), Pin{VaultFile: w.home.raw})
+	d := mustImport(t, l, "r.jws", w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1)}), Pin{VaultFile: w.home.Raw})
 	if _, err := l.Announce(string(CodeOf(&testReport)), "Sam"); err != nil {
 		t.Fatal(err)
 	}

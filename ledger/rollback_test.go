@@ -11,13 +11,13 @@ import (
 func TestRollbackInReports(t *testing.T) {
 	w := getWorld(t)
 	l, _ := newLedger(t, &testClock{day(3, 1)})
-	if _, err := l.ImportVault(w.home.raw); err != nil {
+	if _, err := l.ImportVault(w.home.Raw); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.ImportVault(w.home.rotated(t, "db-root", day(2, 2))); err != nil {
 		t.Fatal(err)
 	}
-	fp := Pin{Fingerprint: w.home.v.Fingerprint()}
+	fp := Pin{Fingerprint: w.home.V.Fingerprint()}
 	old := map[string]string{"db-root": epoch.Format(time.RFC3339)}
 	current := map[string]string{"db-root": day(2, 2).Format(time.RFC3339)}
 	mustImport(t, l, "old.jws", w.report(t, w.home, sessionSpec{id: "S-old", start: day(2, 5), reveals: []string{"db-root"}, sealedAt: old}), fp)

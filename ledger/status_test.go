@@ -59,10 +59,10 @@ func TestLifecycle(t *testing.T) {
 	w := getWorld(t)
 	clock := &testClock{day(3, 1)}
 	l, _ := newLedger(t, clock)
-	fp := w.home.v.Fingerprint()
+	fp := w.home.V.Fingerprint()
 	live := w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1), reveals: []string{"db-root"}})
 	drill := w.report(t, w.home, sessionSpec{id: "D-1", drill: true, start: day(2, 10), reveals: []string{"db-root", "aws-root"}})
-	mustImport(t, l, "live.jws", live, Pin{VaultFile: w.home.raw})
+	mustImport(t, l, "live.jws", live, Pin{VaultFile: w.home.Raw})
 	mustImport(t, l, "drill.jws", drill, Pin{Fingerprint: fp})
 
 	st := statusJSON(t, l)
@@ -137,7 +137,7 @@ func TestLifecycle(t *testing.T) {
 func TestNoDrillEver(t *testing.T) {
 	w := getWorld(t)
 	l, _ := newLedger(t, &testClock{day(5, 1)})
-	if _, err := l.ImportVault(w.home.raw); err != nil {
+	if _, err := l.ImportVault(w.home.Raw); err != nil {
 		t.Fatal(err)
 	}
 	st := statusJSON(t, l)
@@ -180,9 +180,9 @@ func TestImportRefusals(t *testing.T) {
 	w := getWorld(t)
 	clock := &testClock{day(3, 1)}
 	l, dir := newLedger(t, clock)
-	fp := w.home.v.Fingerprint()
+	fp := w.home.V.Fingerprint()
 	good := w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1), reveals: []string{"db-root"}})
-	mustImport(t, l, "good.jws", good, Pin{VaultFile: w.home.raw})
+	mustImport(t, l, "good.jws", good, Pin{VaultFile: w.home.Raw})
 
 	forged := forge(t, good)
 	foreign := w.report(t, w.other, sessionSpec{id: "F-1", start: day(2, 3)})
@@ -195,12 +195,12 @@ func TestImportRefusals(t *testing.T) {
 		reason string
 	}{
 		{"forged", forged, Pin{Fingerprint: fp}, ErrNotVerified, "signature"},
-		{"foreign", foreign, Pin{Fingerprint: fp}, ErrForeign, w.other.v.Fingerprint()},
-		{"foreign pinned to its own vault file with the home fingerprint", foreign, Pin{VaultFile: w.other.raw, Fingerprint: fp}, ErrNoPin, "not the pinned"},
+		{"foreign", foreign, Pin{Fingerprint: fp}, ErrForeign, w.other.V.Fingerprint()},
+		{"foreign pinned to its own vault file with the home fingerprint", foreign, Pin{VaultFile: w.other.Raw, Fingerprint: fp}, ErrNoPin, "not the pinned"},
 		{"duplicate", good, Pin{Fingerprint: fp}, ErrDuplicate, "entry 3"},
 		{"same session, other file", resigned, Pin{Fingerprint: fp}, ErrDuplicate, "session S-1 is already entry 3"},
 		{"no pin", good, Pin{}, ErrNoPin, "--vault-fingerprint"},
-		{"unknown fingerprint", foreign, Pin{Fingerprint: w.other.v.Fingerprint()}, ErrNoPin, "import the vault file once"},
+		{"unknown fingerprint", foreign, Pin{Fingerprint: w.other.V.Fingerprint()}, ErrNoPin, "import the vault file once"},
 		{"corrupt vault file", good, Pin{VaultFile: []byte("{}")}, ErrVaultInvalid, "format"},
 		{"not a report", []byte("hello"), Pin{Fingerprint: fp}, ErrNotVerified, "JWS"},
 	}
@@ -219,11 +219,11 @@ func TestImportRefusals(t *testing.T) {
 		})
 	}
 	// A foreign report imported with its own vault pinned is accepted.
-	mustImport(t, l, "foreign.jws", foreign, Pin{VaultFile: w.other.raw})
+	mustImport(t, l, "foreign.jws", foreign, Pin{VaultFile: w.other.Raw})
 	if st := statusJSON(t, l); len(st.Vaults) != 2 {
 		t.Errorf("vaults = %d, want 2", len(st.Vaults))
 	}
-	if _, err := l.ImportVault(w.home.raw); !errors.Is(err, ErrDuplicate) {
+	if _, err := l.ImportVault(w.home.Raw); !errors.Is(err, ErrDuplicate) {
 		t.Errorf("importing the same vault file again = %v, want ErrDuplicate", err)
 	}
 }
@@ -253,7 +253,7 @@ func forge(t *testing.T, jws []byte) []byte {
 func TestReviewAndAnnounceRefusals(t *testing.T) {
 	w := getWorld(t)
 	l, dir := newLedger(t, &testClock{day(3, 1)})
-	mustImport(t, l, "r.jws", w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1)}), Pin{VaultFile: w.home.raw})
+	mustImport(t, l, "r.jws", w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1)}), Pin{VaultFile: w.home.Raw})
 	code := string(CodeOf(&audit.Report{Session: audit.SessionInfo{ID: "S-9"}}))
 	typo := code[:3] + string(swapChar(code[3])) + code[4:]
 	before := snapshot(t, dir)
