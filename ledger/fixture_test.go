@@ -9,6 +9,9 @@ import (
 	"breakglass/ledger/ledgertest"
 )
 
+// ledgertestSession lets files that do not import ledgertest name a session.
+type ledgertestSession = ledgertest.Session
+
 // The test world comes from ledgertest: real vaults on virtual YubiKeys
 // and reports signed on them. These wrappers fail the test on error.
 

@@ -189,8 +189,12 @@ func (l *Ledger) resolvePin(pin Pin) (*pinned, error) {
 	return p, nil
 }
 
+// matchesFingerprint compares a pin, as typed (any case, with or without
+// separators), with the vault's fingerprint or its full roster digest.
 func matchesFingerprint(d VaultData, fp string) bool {
-	return strings.EqualFold(d.Fingerprint, fp) || strings.EqualFold(d.RosterDigest, fp)
+	clean := strings.NewReplacer("-", "", " ", "", ":", "")
+	pin := strings.ToLower(clean.Replace(fp))
+	return pin != "" && (pin == strings.ToLower(clean.Replace(d.Fingerprint)) || pin == strings.ToLower(d.RosterDigest))
 }
 
 // vaultByFingerprint loads and re-verifies the newest imported vault with fp.

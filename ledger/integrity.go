@@ -256,6 +256,9 @@ func check(dir string) ([]Entry, error) {
 	}
 	entries, probs := ParseIndex(b)
 	probs = append(probs, checkChain(entries)...)
+	if len(entries) == 0 && len(probs) == 0 {
+		probs = append(probs, Problem{KindDeleted, "entry 1 (" + TypeCreated + ")", "the index is empty"})
+	}
 	probs = append(probs, checkHead(dir, entries)...)
 	probs = append(probs, checkObjects(dir, entries)...)
 	if len(probs) > 0 {

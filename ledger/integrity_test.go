@@ -114,6 +114,10 @@ func TestTamperDetected(t *testing.T) {
 			ls[2] = []byte("not json\n")
 			writeLines(t, dir, ls)
 		}, KindMalformed, "index line 3", KindDeleted, false},
+		{"index emptied", func(t *testing.T, dir, _ string) {
+			os.WriteFile(filepath.Join(dir, indexFile), nil, 0o600)
+			os.WriteFile(filepath.Join(dir, headFile), []byte(`{"seq":0,"hash":""}`+"\n"), 0o600)
+		}, KindDeleted, "entry 1", "", false},
 		{"index deleted", func(t *testing.T, dir, _ string) {
 			os.Remove(filepath.Join(dir, indexFile))
 		}, KindDeleted, "file " + indexFile, "", false},

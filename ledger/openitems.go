@@ -185,15 +185,16 @@ func drillDue(fp string, copies []vaultCopy, sessions []*sessionRecord, interval
 			lastT = t
 		}
 	}
-	what := "the vault was created"
+	what := "no verified drill since the vault was created on " + base.UTC().Format("2006-01-02")
 	if !lastT.IsZero() {
-		base, last, what = lastT, lastT.UTC().Format(time.RFC3339), "the last drill"
+		base, last = lastT, lastT.UTC().Format(time.RFC3339)
+		what = "the last verified drill was on " + base.UTC().Format("2006-01-02")
 	}
 	dueT := base.Add(interval)
 	due = dueT.UTC().Format(time.RFC3339)
 	if now.After(dueT) {
 		item = &OpenItem{Kind: OpenDrillOverdue, Vault: fp, Since: due,
-			Detail: fmt.Sprintf("no verified drill since %s (%s): one was due %s, every %d days", what, base.UTC().Format("2006-01-02"), dueT.UTC().Format("2006-01-02"), int(interval/(24*time.Hour)))}
+			Detail: fmt.Sprintf("%s: the next was due on %s (every %d days); run a drill (breakglass console --drill) and import its report", what, dueT.UTC().Format("2006-01-02"), int(interval/(24*time.Hour)))}
 	}
 	return last, due, item
 }

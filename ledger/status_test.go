@@ -63,7 +63,7 @@ func TestLifecycle(t *testing.T) {
 	live := w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1), reveals: []string{"db-root"}})
 	drill := w.report(t, w.home, sessionSpec{id: "D-1", drill: true, start: day(2, 10), reveals: []string{"db-root", "aws-root"}})
 	mustImport(t, l, "live.jws", live, Pin{VaultFile: w.home.Raw})
-	mustImport(t, l, "drill.jws", drill, Pin{Fingerprint: fp})
+	mustImport(t, l, "drill.jws", drill, Pin{Fingerprint: strings.ToLower(strings.ReplaceAll(fp, "-", ""))}) // as typed from the card
 
 	st := statusJSON(t, l)
 	if st.Format != StatusFormat || len(st.Vaults) != 1 || len(st.Vaults[0].Sessions) != 2 {
