@@ -184,3 +184,10 @@ func (l *Ledger) reportEvents(e Entry, s *ledgerState, pins map[string]*pinned) 
 	})
 	return evs, nil
 }
+
+//go:embed status.schema.json
+var statusSchema []byte
+
+// StatusSchema returns the JSON Schema (draft 2020-12) of Status, the output
+// of `breakglass ledger status --json`.
+func StatusSchema() []byte { return slices.Clone(statusSchema) }

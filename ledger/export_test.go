@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -93,6 +94,71 @@ func checkProperty(t *testing.T, name string, v any, raw json.RawMessage) {
 	case p.Type == "boolean":
 		if _, ok := v.(bool); !ok {
 			t.Errorf("%s = %v, want a boolean", name, v)
+		}
+	}
+}
+
+// TestStatusSchemaDescribesStatus walks a real status document with the
+// schema: every object has exactly the properties the schema requires, and
+// every open item kind the code defines is in the schema's enum.
+func TestStatusSchemaDescribesStatus(t *testing.T) {
+	var schema map[string]any
+	if err := json.Unmarshal(StatusSchema(), &schema); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := populated(t, &testClock{day(6, 1)})
+	st, err := l.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(st)
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	walkSchema(t, "$", doc, schema, schema)
+	kinds := schema["$defs"].(map[string]any)["open_item"].(map[string]any)["properties"].(map[string]any)["kind"].(map[string]any)["enum"].([]any)
+	for _, k := range []string{OpenUnrotated, OpenUnreviewed, OpenFollowUp, OpenDrillOverdue, OpenNoReport, OpenNoAnnouncement, OpenRollback, OpenNotVerified} {
+		if !slices.Contains(kinds, any(k)) {
+			t.Errorf("open item kind %q is not in the schema", k)
+		}
+	}
+}
+
+func walkSchema(t *testing.T, path string, v any, s, root map[string]any) {
+	t.Helper()
+	if ref, ok := s["$ref"].(string); ok {
+		s = root["$defs"].(map[string]any)[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+	}
+	if alts, ok := s["oneOf"].([]any); ok {
+		if v == nil {
+			return
+		}
+		s = alts[1].(map[string]any)
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		props, _ := s["properties"].(map[string]any)
+		req, _ := s["required"].([]any)
+		if len(req) != len(x) || len(props) != len(x) {
+			t.Errorf("%s: %d fields, schema requires %d and describes %d", path, len(x), len(req), len(props))
+		}
+		for k, child := range x {
+			ps, ok := props[k].(map[string]any)
+			if !ok {
+				t.Errorf("%s.%s is not in the schema", path, k)
+				continue
+			}
+			walkSchema(t, path+"."+k, child, ps, root)
+		}
+	case []any:
+		items, _ := s["items"].(map[string]any)
+		for i, child := range x {
+			walkSchema(t, fmt.Sprintf("%s[%d]", path, i), child, items, root)
+		}
+	default:
+		if enum, ok := s["enum"].([]any); ok && !slices.Contains(enum, v) {
+			t.Errorf("%s = %v, not in the schema's enum", path, v)
 		}
 	}
 }

@@ -82,28 +82,29 @@ func Open(cfg Config, create bool) (*Ledger, error) {
 		}
 	}
 	lock, err := os.OpenFile(filepath.Join(cfg.Dir, indexFile), os.O_RDONLY, 0)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		if _, serr := os.Stat(cfg.Dir); serr != nil {
 			return nil, fmt.Errorf("opening ledger %q: no such directory (import a report or vault to create it)", cfg.Dir)
 		}
-	}
-	if err == nil {
-		if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			lock.Close()
-			return nil, fmt.Errorf("opening ledger %q: another ledger command is using it: %w", cfg.Dir, err)
-		}
-	}
-	entries, cerr := check(cfg.Dir)
-	if cerr != nil {
-		if lock != nil {
-			lock.Close()
-		}
+		_, cerr := check(cfg.Dir) // names the missing index
 		return nil, cerr
+	case err != nil:
+		return nil, fmt.Errorf("opening ledger %q: %w", cfg.Dir, err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("opening ledger %q: another ledger command is using it (%v): try again when it has finished", cfg.Dir, err)
+	}
+	entries, err := check(cfg.Dir)
+	if err != nil {
+		lock.Close()
+		return nil, err
 	}
 	return &Ledger{cfg: cfg, lock: lock, entries: entries}, nil
 }
 
-// Close releases the lock.
+// Close releases the lock. The Ledger must not be used after.
 func (l *Ledger) Close() error { return l.lock.Close() }
 
 // Entries returns a copy of the index.
