@@ -3,7 +3,9 @@ package ledger
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"breakglass/audit"
@@ -250,12 +252,7 @@ func (l *Ledger) vaultStatus(s *ledgerState, fp string, now time.Time, matched m
 		interval, source = drillInterval(p.v)
 	}
 	vs.DrillInterval, vs.DrillSource = int(interval/(24*time.Hour)), source
-	var sessions []*sessionRecord
-	for _, r := range s.reports {
-		if r.data.Fingerprint == fp {
-			sessions = append(sessions, l.session(r, p, s))
-		}
-	}
+	sessions := l.sessions(s, fp, p)
 	slices.SortStableFunc(sessions, func(a, b *sessionRecord) int {
 		ta, _ := parseTime(a.Started)
 		tb, _ := parseTime(b.Started)
@@ -274,6 +271,31 @@ func (l *Ledger) vaultStatus(s *ledgerState, fp string, now time.Time, matched m
 		items = append(items, *drillItem)
 	}
 	return vs, items
+}
+
+// sessions re-verifies the vault's reports, on every core: they are
+// independent, and verification is most of what status costs.
+func (l *Ledger) sessions(s *ledgerState, fp string, p *pinned) []*sessionRecord {
+	var refs []reportRef
+	for _, r := range s.reports {
+		if r.data.Fingerprint == fp {
+			refs = append(refs, r)
+		}
+	}
+	out := make([]*sessionRecord, len(refs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, r := range refs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			out[i] = l.session(r, p, s)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // reverifyCopies re-verifies every imported copy of a vault and returns the
