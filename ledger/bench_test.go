@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"breakglass/audit"
 )
 
 // scratch is where benchmark journals are written: tmpfs when there is one
@@ -98,4 +100,31 @@ func cpuTime() time.Duration {
 
 func sessionSpecFor(i int) ledgertestSession {
 	return ledgertestSession{ID: fmt.Sprintf("S-%05d", i), Start: day(1, 2).Add(time.Duration(i) * time.Hour), Reveals: []string{"db-root"}}
+}
+
+// BenchmarkVerifyReportAlone is the floor under BenchmarkReverify: audit's
+// verification of one of the same reports, with no ledger around it.
+func BenchmarkVerifyReportAlone(b *testing.B) {
+	w := getWorld(b)
+	jws, err := w.Report(scratch(b), w.home.Vault, sessionSpecFor(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, _ := newLedger(b, &testClock{day(12, 1)})
+	p, err := l.verifyVault(w.home.Raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts, err := l.reportOptions(p.v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := audit.VerifyReport(jws, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/report")
 }

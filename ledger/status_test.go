@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"breakglass/audit"
+	"breakglass/ledger/ledgertest"
+	"breakglass/vault"
 )
 
 func day(m time.Month, d int) time.Time { return time.Date(2026, m, d, 10, 0, 0, 0, time.UTC) }
@@ -187,6 +189,11 @@ func TestImportRefusals(t *testing.T) {
 	forged := forge(t, good)
 	foreign := w.report(t, w.other, sessionSpec{id: "F-1", start: day(2, 3)})
 	resigned := w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1), reveals: []string{"db-root"}})
+	impostor, err := w.Report(t.TempDir(), w.other.Vault, ledgertest.Session{ID: "S-9", Start: day(2, 4), Fingerprint: fp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doctored := doctor(t, w.home.Raw)
 	tests := []struct {
 		name   string
 		jws    []byte
@@ -202,6 +209,8 @@ func TestImportRefusals(t *testing.T) {
 		{"no pin", good, Pin{}, ErrNoPin, "--vault-fingerprint"},
 		{"unknown fingerprint", foreign, Pin{Fingerprint: w.other.V.Fingerprint()}, ErrNoPin, "import the vault file once"},
 		{"corrupt vault file", good, Pin{VaultFile: []byte("{}")}, ErrVaultInvalid, "format"},
+		{"signed by another vault's custodians, claiming this vault", impostor, Pin{Fingerprint: fp}, ErrNotVerified, "roster"},
+		{"doctored vault file, fingerprint recomputed", resigned, Pin{VaultFile: doctored}, ErrVaultInvalid, "signature"},
 		{"not a report", []byte("hello"), Pin{Fingerprint: fp}, ErrNotVerified, "JWS"},
 	}
 	for _, tt := range tests {
@@ -223,9 +232,33 @@ func TestImportRefusals(t *testing.T) {
 	if st := statusJSON(t, l); len(st.Vaults) != 2 {
 		t.Errorf("vaults = %d, want 2", len(st.Vaults))
 	}
+	if _, err := l.ImportVault(doctored); !errors.Is(err, ErrVaultInvalid) {
+		t.Errorf("importing a doctored vault = %v, want ErrVaultInvalid", err)
+	}
 	if _, err := l.ImportVault(w.home.Raw); !errors.Is(err, ErrDuplicate) {
 		t.Errorf("importing the same vault file again = %v, want ErrDuplicate", err)
 	}
+}
+
+// doctor renames a custodian in a vault file and recomputes the fingerprint,
+// as an attacker editing the file would: it parses, but no roster signature
+// matches any more.
+func doctor(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	v, err := vault.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Roster.Custodians[0].Name = "Mallory"
+	v.RecordedFingerprint = v.ComputeFingerprint()
+	b, err := v.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vault.Parse(b); err != nil {
+		t.Fatalf("the doctored vault does not even parse: %v", err)
+	}
+	return b
 }
 
 // forge changes one byte of the first signature.

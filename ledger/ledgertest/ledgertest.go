@@ -126,6 +126,9 @@ type Session struct {
 	SealedAt  map[string]string // optional sealed_at recorded per revealed secret
 	Skip      string            // reason for skipping step "aws", if any
 	Abort     bool
+	// Fingerprint, if set, is recorded instead of tv's: a report signed by
+	// one vault's custodians that claims another vault.
+	Fingerprint string
 }
 
 // Report runs s into a journal in a temporary directory under dir and
@@ -155,7 +158,11 @@ func (w *World) Report(dir string, tv *Vault, s Session) ([]byte, error) {
 			errs = append(errs, err)
 		}
 	}
-	must("breakglass", audit.TypeStation, audit.StationData{BinaryVersion: "v1.0.0", BinarySHA256: "ab12", VaultFingerprint: tv.V.Fingerprint(), AttestationRoot: w.RootLabel})
+	fp := tv.V.Fingerprint()
+	if s.Fingerprint != "" {
+		fp = s.Fingerprint
+	}
+	must("breakglass", audit.TypeStation, audit.StationData{BinaryVersion: "v1.0.0", BinarySHA256: "ab12", VaultFingerprint: fp, AttestationRoot: w.RootLabel})
 	must("system", audit.TypeStarted, map[string]any{"runbook": map[string]any{"name": "db.md", "sha256": "cd34"}, "threshold": 2, "drill": s.Drill})
 	must("operator", audit.TypeDeclared, map[string]any{"operator": s.Operator, "ticket": s.Ticket, "what_broke": s.WhatBroke})
 	var custodians []audit.Custodian
