@@ -32,7 +32,44 @@ func TestHTMLStructure(t *testing.T) {
 		}
 	}
 	page := buf.String()
-	ids, classes := map[string]int{}, map[string]int{}
+	ids, classes := parsePage(t, page)
+	fp := getWorld(t).home.V.Fingerprint()
+	for _, id := range []string{"open-items", "vault-" + fp, "session-S-1", "session-D-1", "session-S-2", "notes"} {
+		if ids[id] != 1 {
+			t.Errorf("section id=%q appears %d times, want 1", id, ids[id])
+		}
+	}
+	// S-1 is closed; D-1 (unreviewed, unannounced) and S-2 are open.
+	if classes["session"] != 3 || classes["session open"] != 2 || classes["timeline"] != 1 {
+		t.Errorf("sessions %d, open %d, timelines %d; want 3, 2, 1", classes["session"], classes["session open"], classes["timeline"])
+	}
+	if classes["item"] != len(st.OpenItems) {
+		t.Errorf("%d highlighted items, %d open items", classes["item"], len(st.OpenItems))
+	}
+	if n := strings.Count(page, `class="badge ok">verified`); n != 3 {
+		t.Errorf("%d sessions shown verified, want 3", n)
+	}
+	for _, bad := range []string{"<script", "<img", "\x1b", "\u202e"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page contains %q unescaped", bad)
+		}
+	}
+	if !strings.Contains(page, `INC-\x1b[2J\u202e`) {
+		t.Errorf("control and bidi characters in the ticket are not made visible")
+	}
+	if !strings.Contains(page, "Mallory &lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(page, `&lt;img src=http://evil.example/x.png&gt;`) {
+		t.Errorf("hostile operator and what-broke strings are not shown escaped")
+	}
+	if !strings.Contains(page, "(unsigned review)") || !strings.Contains(page, "drill-overdue") {
+		t.Errorf("the page does not flag the unsigned review or the overdue drill")
+	}
+}
+
+// parsePage parses the page as HTML, fails on any script, embedded object,
+// event handler or external reference, and counts ids and classes.
+func parsePage(t *testing.T, page string) (ids, classes map[string]int) {
+	t.Helper()
+	ids, classes = map[string]int{}, map[string]int{}
 	dec := xml.NewDecoder(strings.NewReader(page))
 	dec.Strict, dec.AutoClose, dec.Entity = false, xml.HTMLAutoClose, xml.HTMLEntity
 	for {
@@ -69,34 +106,5 @@ func TestHTMLStructure(t *testing.T) {
 			}
 		}
 	}
-	fp := getWorld(t).home.V.Fingerprint()
-	for _, id := range []string{"open-items", "vault-" + fp, "session-S-1", "session-D-1", "session-S-2", "notes"} {
-		if ids[id] != 1 {
-			t.Errorf("section id=%q appears %d times, want 1", id, ids[id])
-		}
-	}
-	// S-1 is closed; D-1 (unreviewed, unannounced) and S-2 are open.
-	if classes["session"] != 3 || classes["session open"] != 2 || classes["timeline"] != 1 {
-		t.Errorf("sessions %d, open %d, timelines %d; want 3, 2, 1", classes["session"], classes["session open"], classes["timeline"])
-	}
-	if classes["item"] != len(st.OpenItems) {
-		t.Errorf("%d highlighted items, %d open items", classes["item"], len(st.OpenItems))
-	}
-	if n := strings.Count(page, `class="badge ok">verified`); n != 3 {
-		t.Errorf("%d sessions shown verified, want 3", n)
-	}
-	for _, bad := range []string{"<script", "<img", "\x1b", "\u202e"} {
-		if strings.Contains(page, bad) {
-			t.Errorf("the page contains %q unescaped", bad)
-		}
-	}
-	if !strings.Contains(page, `INC-\x1b[2J\u202e`) {
-		t.Errorf("control and bidi characters in the ticket are not made visible")
-	}
-	if !strings.Contains(page, "Mallory &lt;script&gt;alert(1)&lt;/script&gt;") || !strings.Contains(page, `&lt;img src=http://evil.example/x.png&gt;`) {
-		t.Errorf("hostile operator and what-broke strings are not shown escaped")
-	}
-	if !strings.Contains(page, "(unsigned review)") || !strings.Contains(page, "drill-overdue") {
-		t.Errorf("the page does not flag the unsigned review or the overdue drill")
-	}
+	return ids, classes
 }

@@ -31,10 +31,12 @@ type RefusedError struct {
 	Reason string // the specifics: which checks failed, which entry holds the duplicate
 }
 
+// Error says what was refused, why, and that nothing was added.
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("refused %s: %v: %s (nothing was added to the ledger)", e.What, e.Err, e.Reason)
 }
 
+// Unwrap returns the refusal sentinel (ErrNotVerified, ErrForeign, …).
 func (e *RefusedError) Unwrap() error { return e.Err }
 
 // Pin is the vault an import verifies against: a vault file (verified

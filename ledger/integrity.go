@@ -30,6 +30,7 @@ type Problem struct {
 	Detail string `json:"detail"` // how it was found
 }
 
+// String is "WHAT KIND: DETAIL", e.g. "entry 4 (review.recorded) edited: …".
 func (p Problem) String() string { return fmt.Sprintf("%s %s: %s", p.What, p.Kind, p.Detail) }
 
 // ErrTampered is wrapped by *TamperError.
@@ -42,6 +43,7 @@ type TamperError struct {
 	Problems []Problem
 }
 
+// Error lists every problem and what to do.
 func (e *TamperError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ledger %q fails its integrity check (%d problems): ", e.Dir, len(e.Problems))

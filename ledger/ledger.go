@@ -1,24 +1,37 @@
 // Package ledger is the auditor's record of every use of a breakglass vault:
 // a directory on the auditor's machine holding each imported report and
-// vault file, content-addressed (objects/ named by SHA-256), and an
-// append-only, hash-chained index (ledger.jsonl, one Entry per line, with a
-// head file recording the last entry).
+// vault file, content-addressed, and an append-only, hash-chained index.
+//
+// Layout of DIR:
+//
+//	ledger.jsonl  the index: one Entry per line, canonical JSON, each with
+//	              seq, time, type, data, prev (the previous entry's hash) and
+//	              hash (SHA-256 over a domain line and the entry without hash)
+//	head          {"seq":N,"hash":"…"}: the last entry, so a cut tail is seen
+//	objects/HEX   each imported report (JWS) and vault file, named by its SHA-256
 //
 // Contract:
 //   - Every operation first re-checks the whole directory (every entry's
-//     hash and link, the head, every object's content, nothing extra) and
-//     refuses with a *TamperError naming what was edited, deleted, reordered
-//     or added.
+//     hash, number and link, the head, every object's content, nothing
+//     extra) and refuses with a *TamperError naming what was edited,
+//     deleted, reordered or added. A rewrite of the whole directory with
+//     consistent hashes is not detectable from inside it: note the head an
+//     import prints, or keep a copy elsewhere.
 //   - A report is imported only after audit.VerifyReport passes against a
 //     pinned vault (a vault file, verified completely, or the fingerprint of
-//     a vault already in the ledger): a report that fails, belongs to another
-//     vault or is already in the ledger is refused, and a refusal adds
-//     nothing. No report is ever verified against an unpinned roster.
-//   - Status re-verifies every stored report and vault before it relies on
-//     them, and lists every session and the open items (see Status).
+//     a vault already in the ledger) and its vault fingerprint is that
+//     vault's: a report that fails, belongs to another vault or is already
+//     in the ledger is refused, and a refusal adds nothing. No report is
+//     verified against an unpinned roster.
+//   - Status re-verifies every stored vault and report before relying on
+//     them and lists every session and the open items. Its JSON
+//     (StatusFormat) is described by status.schema.json; Export writes one
+//     Event per line (EventSchema), described by export.schema.json. Both
+//     formats only ever gain fields.
 //   - Reviews and announcements are recorded as the auditor states them;
 //     reviews are flagged "unsigned review" (YubiKey-signed reviews are not
-//     built yet).
+//     built yet). An announce code is checked (internal/announce) before it
+//     is recorded and matched with the code derived from each report.
 //   - Nothing here holds a secret: reports and vault files carry names and
 //     ciphertexts only.
 package ledger
