@@ -79,19 +79,21 @@ func (c Config) now() time.Time {
 // exclusive lock on the index until Close.
 type Ledger struct {
 	cfg     Config
-	lock    *os.File
+	lock    *os.File // nil while fresh
 	entries []Entry
+	fresh   []byte // the first index line of a ledger not yet on disk
 }
 
 // Open checks the ledger in cfg.Dir and locks it. With create, a missing or
-// empty directory becomes a new ledger.
+// empty directory is a new ledger, written to disk only when its first
+// record is (so a refused first import leaves nothing behind).
 func Open(cfg Config, create bool) (*Ledger, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("no ledger directory given (--ledger DIR)")
 	}
 	if create {
-		if err := initDir(cfg); err != nil {
-			return nil, err
+		if fresh, err := isFresh(cfg.Dir); err != nil || fresh {
+			return newFresh(cfg), err
 		}
 	}
 	lock, err := os.OpenFile(filepath.Join(cfg.Dir, indexFile), os.O_RDONLY, 0)
@@ -118,7 +120,12 @@ func Open(cfg Config, create bool) (*Ledger, error) {
 }
 
 // Close releases the lock. The Ledger must not be used after.
-func (l *Ledger) Close() error { return l.lock.Close() }
+func (l *Ledger) Close() error {
+	if l.lock == nil {
+		return nil
+	}
+	return l.lock.Close()
+}
 
 // Entries returns a copy of the index.
 func (l *Ledger) Entries() []Entry { return append([]Entry(nil), l.entries...) }
@@ -130,34 +137,66 @@ func (l *Ledger) Head() (uint64, string) {
 	return e.Seq, e.Hash
 }
 
-// initDir makes dir a new ledger if it does not exist or is empty.
-func initDir(cfg Config) error {
-	ents, err := os.ReadDir(cfg.Dir)
+// isFresh reports whether dir does not exist or is empty.
+func isFresh(dir string) (bool, error) {
+	ents, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-			return fmt.Errorf("creating ledger %q: %w", cfg.Dir, err)
-		}
+		return true, nil
 	case err != nil:
-		return fmt.Errorf("opening ledger %q: %w", cfg.Dir, err)
-	case len(ents) > 0:
-		return nil // an existing ledger, or a directory the check will refuse
+		return false, fmt.Errorf("opening ledger %q: %w", dir, err)
 	}
-	if err := os.Mkdir(filepath.Join(cfg.Dir, objectsDir), 0o700); err != nil {
-		return fmt.Errorf("creating ledger %q: %w", cfg.Dir, err)
+	return len(ents) == 0, nil
+}
+
+// newFresh is a ledger that exists only in memory until materialize.
+func newFresh(cfg Config) *Ledger {
+	e, line, _ := newEntry(nil, cfg.now().Format(time.RFC3339Nano), TypeCreated, map[string]string{"format": IndexFormat})
+	return &Ledger{cfg: cfg, entries: []Entry{e}, fresh: line}
+}
+
+// materialize writes a fresh ledger's directory, objects/, first entry and
+// head, and takes the lock; it does nothing for a ledger already on disk.
+func (l *Ledger) materialize() error {
+	if l.fresh == nil {
+		return nil
 	}
-	e, line, err := newEntry(nil, cfg.now().Format(time.RFC3339Nano), TypeCreated, map[string]string{"format": IndexFormat})
+	dir := l.cfg.Dir
+	if err := os.MkdirAll(filepath.Join(dir, objectsDir), 0o700); err != nil {
+		return fmt.Errorf("creating ledger %q: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, indexFile), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("creating ledger %q: %w (was it created by another command meanwhile?)", dir, err)
 	}
-	if err := writeFileAtomic(filepath.Join(cfg.Dir, indexFile), line); err != nil {
-		return fmt.Errorf("creating ledger %q: %w", cfg.Dir, err)
+	_, err = f.Write(l.fresh)
+	if err == nil {
+		err = f.Sync()
 	}
-	return writeHead(cfg.Dir, e)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = writeHead(dir, l.entries[0])
+	}
+	if err == nil {
+		l.lock, err = os.OpenFile(filepath.Join(dir, indexFile), os.O_RDONLY, 0)
+	}
+	if err == nil {
+		err = unix.Flock(int(l.lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
+		return fmt.Errorf("creating ledger %q: %w", dir, err)
+	}
+	l.fresh = nil
+	return nil
 }
 
 // appendEntry writes one entry: the line in one write, fsynced, then the head.
 func (l *Ledger) appendEntry(typ string, data any) (Entry, error) {
+	if err := l.materialize(); err != nil {
+		return Entry{}, err
+	}
 	prev := l.entries[len(l.entries)-1]
 	e, line, err := newEntry(&prev, l.cfg.now().Format(time.RFC3339Nano), typ, data)
 	if err != nil {
@@ -202,6 +241,9 @@ func writeHead(dir string, e Entry) error {
 
 // putObject stores b under its SHA-256 and returns the name.
 func (l *Ledger) putObject(b []byte) (string, error) {
+	if err := l.materialize(); err != nil {
+		return "", err
+	}
 	h := sha256Hex(b)
 	path := filepath.Join(l.cfg.Dir, objectsDir, h)
 	if existing, err := os.ReadFile(path); err == nil && sha256Hex(existing) == h {

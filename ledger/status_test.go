@@ -319,3 +319,37 @@ func swapChar(c byte) byte {
 	}
 	return 'A'
 }
+
+// TestRefusedFirstImportLeavesNothing: a new ledger is written only with its
+// first record, so refusing the very first report leaves no directory.
+func TestRefusedFirstImportLeavesNothing(t *testing.T) {
+	w := getWorld(t)
+	dir := filepath.Join(t.TempDir(), "ledger")
+	l, err := Open(Config{Dir: dir, Trust: w.trust}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	forged := forge(t, w.report(t, w.home, sessionSpec{id: "S-1", start: day(2, 1)}))
+	if _, err := l.ImportReport("forged.jws", forged, Pin{VaultFile: w.home.Raw}); !errors.Is(err, ErrNotVerified) {
+		t.Fatalf("ImportReport(forged) = %v, want ErrNotVerified", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused first import left %s behind: %v", dir, err)
+	}
+	if _, err := l.Review("S-1", "R", DecisionAccepted, "n"); !errors.Is(err, ErrUnknownSession) {
+		t.Errorf("review on the fresh ledger = %v", err)
+	}
+	if _, err := l.ImportVault(w.home.Raw); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2, err := Open(Config{Dir: dir, Trust: w.trust}, false)
+	if err != nil {
+		t.Fatalf("the ledger its first record created does not open: %v", err)
+	}
+	defer l2.Close()
+	if seq, _ := l2.Head(); seq != 2 {
+		t.Errorf("head seq = %d, want 2 (created, vault)", seq)
+	}
+}

@@ -93,6 +93,13 @@ func TestLedgerCLI(t *testing.T) {
 	if _, err := os.Stat(c.led); err == nil {
 		t.Error("a refused import created the ledger")
 	}
+	_, errOut = c.mustRun(1, "import", "--ledger", c.led, "--vault", c.vault, "--attestation-root", c.root, c.reports["foreign"])
+	if !strings.Contains(errOut, "another vault") || !strings.Contains(errOut, "nothing was added") {
+		t.Errorf("foreign first import: %s", errOut)
+	}
+	if _, err := os.Stat(c.led); err == nil {
+		t.Error("a refused first import created the ledger")
+	}
 	out, _ := c.mustRun(0, "import", "--ledger", c.led, "--vault", c.vault, "--attestation-root", c.root, c.reports["s1"], c.reports["d1"])
 	if strings.Count(out, "imported ") != 2 {
 		t.Errorf("import output: %s", out)
