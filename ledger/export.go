@@ -165,7 +165,11 @@ func (l *Ledger) reportEvents(e Entry, s *ledgerState, pins map[string]*pinned) 
 		if rv.Mode == "check" {
 			ev = EventSecretChecked
 		}
-		evs = append(evs, with(rv.Time, ev, sr.Operator, rv.Name, rv.Step, "sealed "+rv.SealedAt))
+		version := "sealed version not recorded"
+		if rv.SealedAt != "" {
+			version = "sealed " + rv.SealedAt
+		}
+		evs = append(evs, with(rv.Time, ev, sr.Operator, rv.Name, rv.Step, version))
 	}
 	for _, st := range sr.report.Timeline {
 		if st.Event == "skipped" {

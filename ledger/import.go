@@ -282,12 +282,11 @@ func (l *Ledger) ImportReport(name string, jws []byte, pin Pin) (ReportData, err
 	}
 	verdict, err := l.verifyReport(jws, p)
 	if err != nil {
-		switch {
-		case errors.Is(err, ErrForeign):
-			return refuse(ErrForeign, err.Error())
-		default:
-			return refuse(ErrNotVerified, err.Error())
+		kind := ErrNotVerified
+		if errors.Is(err, ErrForeign) {
+			kind = ErrForeign
 		}
+		return refuse(kind, strings.TrimPrefix(err.Error(), kind.Error()+": "))
 	}
 	rep := verdict.Report
 	if e, ok := l.findSession(rep.Session.ID); ok {

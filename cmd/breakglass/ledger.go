@@ -237,8 +237,10 @@ func runLedgerImport(_ context.Context, e *env, args []string) int {
 		}
 		fmt.Fprintf(e.stdout, "imported %s: session %s (%s), announce code %s\n", inert.Line(path), inert.Line(d.Session), inert.Line(d.Mode), ledgerCode(d.AnnounceCode))
 	}
-	seq, head := l.Head()
-	fmt.Fprintf(e.stdout, "ledger %s: %d entries, head %s\n", inert.Line(o.Dir), seq, head)
+	if failed < len(o.Reports) {
+		seq, head := l.Head()
+		fmt.Fprintf(e.stdout, "ledger %s: %d entries, head %s (note it: a later rewrite of the whole directory would change it)\n", inert.Line(o.Dir), seq, head)
+	}
 	if failed > 0 {
 		fmt.Fprintf(e.stderr, "breakglass ledger import: %d of %d reports refused\n", failed, len(o.Reports))
 		return 1
@@ -360,7 +362,7 @@ func printStatus(w io.Writer, st *ledger.Status) {
 		if v.LastDrill != "" {
 			last = v.LastDrill
 		}
-		fmt.Fprintf(w, "\nVault %s (%s): %d of %d custodians, %d cop(ies)\n", t(v.Fingerprint), verdict, v.Threshold, v.Custodians, v.Copies)
+		fmt.Fprintf(w, "\nVault %s (%s): %d of %d custodians, vault files imported: %d\n", t(v.Fingerprint), verdict, v.Threshold, v.Custodians, v.Copies)
 		fmt.Fprintf(w, "  drills every %d days (%s); last %s, next due %s\n", v.DrillInterval, t(v.DrillSource), last, v.DrillDue)
 		for _, s := range v.Sessions {
 			printSession(w, s)
