@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,9 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"breakglass/audit"
-	"breakglass/hardware"
-	"breakglass/hardware/piv"
 	"breakglass/internal/inert"
 	"breakglass/ledger"
 )
@@ -123,31 +119,20 @@ func ledgerFlags(e *env, sub string, o *ledgerOptions, args []string, add func(f
 	return pos, 0, true
 }
 
-// trust builds the attestation trust for reports and vaults: the Yubico
-// roots built into piv-go, or only the TEST root given.
+// trust builds the attestation trust for reports and vaults with the same
+// helpers "breakglass verify" and "vault inspect" use (Yubico roots built
+// in, or only the TEST root given), so the ledger trusts exactly what they
+// trust.
 func (o *ledgerOptions) trust(e *env) (ledger.Trust, error) {
 	vopts, testRoot, err := loadTrust(o.AttestationRoot)
 	if err != nil {
 		return ledger.Trust{}, err
 	}
+	ropts, err := (&verifyOptions{AttestationRoot: o.AttestationRoot}).options()
+	if err != nil {
+		return ledger.Trust{}, err
+	}
 	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
-	var ropts audit.VerifyOptions
-	verifier := piv.AttestationVerifier{}
-	if testRoot {
-		roots, err := piv.LoadRoots(o.AttestationRoot)
-		if err != nil {
-			return ledger.Trust{}, fmt.Errorf("loading attestation root %q: %w", o.AttestationRoot, err)
-		}
-		ropts.Roots, ropts.NonProduction = roots, true
-		verifier = piv.AttestationVerifier{Roots: roots, TestRoot: true}
-	}
-	ropts.AttestationCheck = func(device, slot *x509.Certificate) (uint32, error) {
-		a, err := verifier.Verify(hardware.Attestation{Device: device, Slot: slot})
-		if err != nil {
-			return 0, err
-		}
-		return a.Serial, nil
-	}
 	return ledger.Trust{Report: ropts, Vault: vopts}, nil
 }
 

@@ -49,10 +49,7 @@ func NewWorld() (*World, error) {
 	if w.CA, err = vyk.TestCA(); err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(w.CA.Cert)
-	w.ReportTrust = audit.VerifyOptions{Roots: pool, NonProduction: true}
-	w.VaultTrust = vault.VerifyOptions{Roots: []*x509.Certificate{w.CA.Cert}}
+	w.ReportTrust, w.VaultTrust = testTrust(w.CA.Cert)
 	w.RootLabel = "TEST/non-production: " + w.CA.Cert.Subject.CommonName
 	if w.Home, err = w.newVault(10000001, 2, "Alice", "Bob", "Carol"); err != nil {
 		return nil, err
@@ -61,6 +58,14 @@ func NewWorld() (*World, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// testTrust is the one place that turns the TEST root into audit's and
+// vault's trust options (it changes with them when internal/attest lands).
+func testTrust(root *x509.Certificate) (audit.VerifyOptions, vault.VerifyOptions) {
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	return audit.VerifyOptions{Roots: pool, NonProduction: true}, vault.VerifyOptions{Roots: []*x509.Certificate{root}}
 }
 
 func (w *World) newVault(serial uint32, threshold int, names ...string) (*Vault, error) {
