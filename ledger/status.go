@@ -224,6 +224,7 @@ func statusNotes() []string {
 		"seal records are the vault's unsigned secret entries: attributed (signed, versioned) seal records are not built yet",
 		"reviews are unsigned: a reviewer's YubiKey signature is not built yet",
 		"the console does not yet record the sealed version of a revealed secret, so rollbacks are found only in reports that carry sealed_at",
+		"rekey sessions and roster chains are not built yet: each roster fingerprint is its own vault here",
 	}
 }
 

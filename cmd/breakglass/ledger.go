@@ -77,6 +77,10 @@ reordered or added.
 The pin is the vault's fingerprint from the custodian card, or the vault
 file itself: nothing is verified against an unpinned roster.
 
+Exit status: 0 done; 1 a refusal, a failed check or a changed ledger (the
+message names it); 2 a usage error. Open items do not change the exit
+status of status: read them from open_items in --json.
+
 Examples:
   breakglass ledger import --ledger ~/audit/ledger --vault vault.json export/*.jws.json
   breakglass ledger import --ledger ~/audit/ledger --vault-fingerprint 645C-36FC-89D4-451C-F613 report.jws.json
