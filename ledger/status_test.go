@@ -353,3 +353,29 @@ func TestRefusedFirstImportLeavesNothing(t *testing.T) {
 		t.Errorf("head seq = %d, want 2 (created, vault)", seq)
 	}
 }
+
+// TestReverifiedUnderOtherTrust: status re-verifies everything it shows. A
+// ledger read with trust that does not accept its keys (here: no TEST root)
+// shows every vault and report as not verified, hides what the reports say,
+// and lists them as open items.
+func TestReverifiedUnderOtherTrust(t *testing.T) {
+	l, dir := populated(t, &testClock{day(3, 1)})
+	l.Close()
+	l2, err := Open(Config{Dir: dir, Now: (&testClock{day(3, 1)}).Now}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	st := statusJSON(t, l2)
+	if len(st.Vaults) != 1 || st.Vaults[0].Verified || st.Vaults[0].Problem == "" {
+		t.Fatalf("vault = %+v, want not verified with a reason", st.Vaults[0])
+	}
+	for _, s := range st.Vaults[0].Sessions {
+		if s.Verified || s.Operator != "" || len(s.Revealed) != 0 || len(s.Failed) == 0 {
+			t.Errorf("session %s = %+v: an unverified report's contents must not be shown", s.ID, s)
+		}
+	}
+	if got := openKinds(st, "*"); got[OpenNotVerified] != 4 {
+		t.Errorf("open items %v, want 4 not-verified (the vault and 3 reports)", got)
+	}
+}
