@@ -18,6 +18,7 @@ import (
 	"breakglass/audit"
 	"breakglass/hardware"
 	"breakglass/hardware/vyk"
+	"breakglass/internal/attest"
 	"breakglass/vault"
 )
 
@@ -49,7 +50,9 @@ func NewWorld() (*World, error) {
 	if w.CA, err = vyk.TestCA(); err != nil {
 		return nil, err
 	}
-	w.ReportTrust, w.VaultTrust = testTrust(w.CA.Cert)
+	if w.ReportTrust, w.VaultTrust, err = testTrust(w.CA.Cert); err != nil {
+		return nil, err
+	}
 	w.RootLabel = "TEST/non-production: " + w.CA.Cert.Subject.CommonName
 	if w.Home, err = w.newVault(10000001, 2, "Alice", "Bob", "Carol"); err != nil {
 		return nil, err
@@ -62,10 +65,12 @@ func NewWorld() (*World, error) {
 
 // testTrust is the one place that turns the TEST root into audit's and
 // vault's trust options (it changes with them when internal/attest lands).
-func testTrust(root *x509.Certificate) (audit.VerifyOptions, vault.VerifyOptions) {
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	return audit.VerifyOptions{Roots: pool, NonProduction: true}, vault.VerifyOptions{Roots: []*x509.Certificate{root}}
+func testTrust(root *x509.Certificate) (audit.VerifyOptions, vault.VerifyOptions, error) {
+	t, err := attest.NewTestTrust([]*x509.Certificate{root}, nil)
+	if err != nil {
+		return audit.VerifyOptions{}, vault.VerifyOptions{}, err
+	}
+	return audit.VerifyOptions{Trust: t, NonProduction: true}, vault.VerifyOptions{Trust: t}, nil
 }
 
 func (w *World) newVault(serial uint32, threshold int, names ...string) (*Vault, error) {
