@@ -87,8 +87,13 @@ func TestScript(t *testing.T) {
 	if err != nil {
 		t.Fatalf("testscript.Main did not put breakglass in $PATH: %v", err)
 	}
+	dir := filepath.Join("testdata", "script")
+	if scripts, _ := filepath.Glob(filepath.Join(dir, "*.txt")); len(scripts) == 0 {
+		t.Fatalf("no scripts in %s", dir)
+	}
+	vyk := virtualYubiKeyBin(t.TempDir())
 	testscript.Run(t, testscript.Params{
-		Dir: filepath.Join("testdata", "script"),
+		Dir: dir,
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("REPO", repo)
 			e.Setenv("TESTROOT", filepath.Join(repo, "testdata", "attestation-root.pem"))
@@ -98,7 +103,7 @@ func TestScript(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits":      cmdExits,
-			"station":    cmdStation,
+			"station":    func(ts *testscript.TestScript, neg bool, args []string) { cmdStation(ts, neg, args, vyk) },
 			"demo-setup": cmdDemoSetup,
 		},
 	})
@@ -132,7 +137,7 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 // of the script and the station stopped when it ends. It fails, saying
 // what is missing, where a station cannot start. Scripts skip it in -short
 // mode with "[short] skip" before it.
-func cmdStation(ts *testscript.TestScript, neg bool, args []string) {
+func cmdStation(ts *testscript.TestScript, neg bool, args []string, vyk func() (string, error)) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: station N")
 	}
@@ -143,7 +148,7 @@ func cmdStation(ts *testscript.TestScript, neg bool, args []string) {
 	if testing.Short() {
 		ts.Fatalf("station in -short mode: put [short] skip before it")
 	}
-	bin, err := virtualYubiKeyBin()
+	bin, err := vyk()
 	if err != nil {
 		ts.Fatalf("station: %v", err)
 	}
@@ -193,22 +198,21 @@ func cmdDemoSetup(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// virtualYubiKeyBin is $BREAKGLASS_BIN/virtual-yubikey when it exists (make
-// test sets BREAKGLASS_BIN), else cmd/virtual-yubikey built once per run.
-var virtualYubiKeyBin = sync.OnceValues(func() (string, error) {
-	if dir := os.Getenv("BREAKGLASS_BIN"); dir != "" {
-		if bin := filepath.Join(dir, "virtual-yubikey"); vtFileExists(bin) {
-			return bin, nil
+// virtualYubiKeyBin returns a function giving $BREAKGLASS_BIN/virtual-yubikey
+// when it exists (make test sets BREAKGLASS_BIN), else cmd/virtual-yubikey
+// built into dir on first use, once for all scripts.
+func virtualYubiKeyBin(dir string) func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
+		if d := os.Getenv("BREAKGLASS_BIN"); d != "" {
+			if bin := filepath.Join(d, "virtual-yubikey"); vtFileExists(bin) {
+				return bin, nil
+			}
 		}
-	}
-	dir, err := os.MkdirTemp("", "breakglass-vyk-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "virtual-yubikey")
-	out, err := exec.Command("go", "build", "-o", bin, "breakglass/cmd/virtual-yubikey").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("building virtual-yubikey: %v: %s", err, strings.TrimSpace(string(out)))
-	}
-	return bin, nil
-})
+		bin := filepath.Join(dir, "virtual-yubikey")
+		out, err := exec.Command("go", "build", "-o", bin, "breakglass/cmd/virtual-yubikey").CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("building virtual-yubikey: %v: %s", err, strings.TrimSpace(string(out)))
+		}
+		return bin, nil
+	})
+}
