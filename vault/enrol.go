@@ -144,6 +144,11 @@ func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.Manag
 	if k.Sign.Attestation, err = attest(ctx, tok, signSlot); err != nil {
 		return Custodian{}, err
 	}
+	// The roster's stated decryption policy is the attested one, never
+	// what was asked for.
+	if r, _, err := opts.Verify.attestedUse(k, UseDecrypt); err == nil && r.HasPolicy {
+		k.Decrypt.PIN, k.Decrypt.Touch = r.PIN.String(), r.Touch.String()
+	}
 	c := Custodian{ID: id, Name: name, Keys: []Key{k}}
 	if err := opts.Verify.verifyKeyUse(c, k, UseDecrypt, min); err != nil {
 		return Custodian{}, fmt.Errorf("verifying attestation of slot %s of YubiKey %d: %w", slot, serial, err)

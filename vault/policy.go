@@ -168,17 +168,23 @@ type PolicyError struct {
 	// Claimed is set when the roster's claimed policy differs from the
 	// attested one (the roster was edited or forged).
 	Claimed *KeyPolicy
+	// Weak: the attested policy is below Want (or states none).
+	Weak bool
 }
 
 func (e *PolicyError) Error() string {
 	who := fmt.Sprintf("custodian %s, YubiKey %d, slot %s (%s key)", e.Custodian, e.Serial, e.Slot, e.Use)
+	claim := ""
+	if e.Claimed != nil {
+		claim = fmt.Sprintf(" (the roster claims %s)", e.Claimed)
+	}
 	switch {
-	case e.Claimed != nil:
-		return fmt.Sprintf("%s: the roster claims %s but the key's attestation says %s: the roster does not describe this key; restore the vault file from the security team's signed copy", who, e.Claimed, e.Have)
 	case e.Have.PIN == "":
 		return fmt.Sprintf("%s: its attestation states no PIN or touch policy, and this vault requires at least %s; re-enrol the custodian on a YubiKey with firmware 4.3 or later (breakglass enrol)", who, e.Want)
+	case e.Weak:
+		return fmt.Sprintf("%s: attested %s%s, but this vault requires at least %s; generate new keys with breakglass enrol (decryption PIN once/touch always, signing PIN always/touch always) and re-enrol the custodian", who, e.Have, claim, e.Want)
 	}
-	return fmt.Sprintf("%s: attested %s, but this vault requires at least %s; generate new keys with breakglass enrol (decryption PIN once/touch always, signing PIN always/touch always) and re-enrol the custodian", who, e.Have, e.Want)
+	return fmt.Sprintf("%s: the roster claims %s but the key's attestation says %s: the roster does not describe this key; restore the vault file from the security team's signed copy", who, e.Claimed, e.Have)
 }
 
 // Is makes PolicyError match ErrKeyPolicy.
@@ -188,21 +194,21 @@ func (e *PolicyError) Is(target error) bool { return target == ErrKeyPolicy }
 // want, and the roster's claimed policy (if claimed is non-nil) against
 // the attestation.
 func checkPolicy(c Custodian, k Key, use KeyUse, r *attestation.Result, want KeyPolicy, claimed *KeyPolicy) error {
-	e := &PolicyError{Custodian: c.String(), Serial: k.Serial, Slot: keySlot(k, use), Use: use, Want: want}
+	e := &PolicyError{Custodian: c.String(), Serial: k.Serial, Slot: keySlot(k, use), Use: use, Want: want, Weak: true}
 	if !r.HasPolicy {
 		return e
 	}
 	e.Have = KeyPolicy{PIN: r.PIN.String(), Touch: r.Touch.String()}
 	if claimed != nil && *claimed != e.Have {
 		e.Claimed = claimed
-		return e
 	}
 	wpin, wtouch, err := want.parse()
 	if err != nil {
 		return fmt.Errorf("vault minimum for %s keys: %w", use, err)
 	}
-	if !PINAtLeast(r.PIN, wpin) || !TouchAtLeast(r.Touch, wtouch) ||
-		r.PIN == hardware.PINPolicyNever || r.Touch == hardware.TouchPolicyNever {
+	e.Weak = !PINAtLeast(r.PIN, wpin) || !TouchAtLeast(r.Touch, wtouch) ||
+		r.PIN == hardware.PINPolicyNever || r.Touch == hardware.TouchPolicyNever
+	if e.Weak || e.Claimed != nil {
 		return e
 	}
 	return nil
