@@ -83,6 +83,9 @@ func (s *Service) prepareSignature(serial uint32) (vault.Custodian, vault.Key, [
 	if !ok {
 		return cu, key, nil, fmt.Errorf("serial %d is not enrolled in this vault: %w", serial, ui.ErrNotOnRoster)
 	}
+	if err := s.checkSigningPolicyLocked(serial); err != nil {
+		return cu, key, nil, err
+	}
 	if s.payload == nil {
 		p, err := s.buildPayloadLocked()
 		if err != nil {

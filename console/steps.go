@@ -179,6 +179,9 @@ func (s *Service) Confirm(ctx context.Context, step int, name, pin string) error
 	defer s.hw.Unlock()
 	s.mu.Lock()
 	c, err := s.confirmerLocked(step, name)
+	if err == nil {
+		err = s.checkSigningPolicyLocked(c.who.Serial)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		return err
@@ -220,6 +223,18 @@ func (s *Service) Confirm(ctx context.Context, step int, name, pin string) error
 		return err
 	}
 	return s.sess.Confirm(c.stepID, c.who.ID)
+}
+
+// checkSigningPolicyLocked refuses, before the card is opened or a PIN
+// sent, a signing key whose attestation in the roster does not verify or
+// whose attested PIN or touch policy is weaker than the vault's signed
+// minimum (vault.ErrKeyPolicy, naming custodian, serial, slot, what it has
+// and what is required). It reads the roster only, never the card.
+func (s *Service) checkSigningPolicyLocked(serial uint32) error {
+	if err := s.vault.CheckKey(s.cfg.Trust, serial, vault.UseSign); err != nil {
+		return fmt.Errorf("refusing to sign: %w", err)
+	}
+	return nil
 }
 
 // signingMaterial parses a roster key's signing key and attestation chain.

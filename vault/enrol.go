@@ -47,14 +47,21 @@ type EnrolOptions struct {
 	Verify VerifyOptions
 	// Now is the enrolment time (certificate notBefore); zero means time.Now.
 	Now time.Time
+	// Minimum is the PIN and touch policy the keys are generated with and
+	// that their attestations must state; nil means DefaultKeyPolicies.
+	// A minimum that allows "never" is refused.
+	Minimum *KeyPolicies
 }
 
 // EnrolCustodian generates a custodian's keys on tok and returns their roster
 // entry: a P-256 decryption key in the first free retired slot (PIN once,
 // touch always) carrying a self-signed certificate in age-plugin-yubikey's
 // convention, so the stock plugin can open the custodian's share; and a P-256
-// signing key in slot 9c (PIN always, touch always). Both are attested and the
-// attestations verified against opts.Verify before returning.
+// signing key in slot 9c (PIN always, touch always) — the policies of
+// opts.Minimum, by default DefaultKeyPolicies. Both are attested and the
+// attestations verified against opts.Verify before returning, including the
+// attested policies: a token that generated a weaker key than asked is
+// refused (*PolicyError) and no custodian entry is returned.
 func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.ManagementKey, name string, opts EnrolOptions) (Custodian, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -71,6 +78,15 @@ func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.Manag
 	if now.IsZero() {
 		now = time.Now()
 	}
+	min := DefaultKeyPolicies()
+	if opts.Minimum != nil {
+		if err := validateMinimum("minimum key policy", opts.Minimum); err != nil {
+			return Custodian{}, fmt.Errorf("enrolling custodian: %w", err)
+		}
+		min = *opts.Minimum
+	}
+	dpin, dtouch, _ := min.Decrypt.parse() // validated above
+	spin, stouch, _ := min.Sign.parse()
 	serial := tok.Serial()
 	slot, err := decryptSlot(ctx, tok, opts.Slot)
 	if err != nil {
@@ -88,7 +104,7 @@ func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.Manag
 		}
 	}
 
-	dpub, err := tok.GenerateKey(ctx, mgmt, slot, hardware.GenerateOptions{Algorithm: "P-256", PIN: hardware.PINPolicyOnce, Touch: hardware.TouchPolicyAlways})
+	dpub, err := tok.GenerateKey(ctx, mgmt, slot, hardware.GenerateOptions{Algorithm: "P-256", PIN: dpin, Touch: dtouch})
 	if err != nil {
 		return Custodian{}, fmt.Errorf("generating decryption key in slot %s of YubiKey %d: %w", slot, serial, err)
 	}
@@ -96,14 +112,14 @@ func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.Manag
 	if !ok {
 		return Custodian{}, fmt.Errorf("generating decryption key in slot %s of YubiKey %d: got a %T, want a P-256 key", slot, serial, dpub)
 	}
-	cert, err := pluginCertificate(ctx, tok, slot, dkey, name, opts.PIN, now)
+	cert, err := pluginCertificate(ctx, tok, slot, dkey, name, opts.PIN, now, dpin, dtouch)
 	if err != nil {
 		return Custodian{}, fmt.Errorf("writing age-plugin-yubikey certificate in slot %s of YubiKey %d: %w", slot, serial, err)
 	}
 	if err := tok.SetCertificate(ctx, mgmt, slot, cert); err != nil {
 		return Custodian{}, fmt.Errorf("storing certificate in slot %s of YubiKey %d: %w", slot, serial, err)
 	}
-	spub, err := tok.GenerateKey(ctx, mgmt, signSlot, hardware.GenerateOptions{Algorithm: "P-256", PIN: hardware.PINPolicyAlways, Touch: hardware.TouchPolicyAlways})
+	spub, err := tok.GenerateKey(ctx, mgmt, signSlot, hardware.GenerateOptions{Algorithm: "P-256", PIN: spin, Touch: stouch})
 	if err != nil {
 		return Custodian{}, fmt.Errorf("generating signing key in slot %s of YubiKey %d: %w", signSlot, serial, err)
 	}
@@ -119,7 +135,7 @@ func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.Manag
 		Serial: serial,
 		Role:   "primary",
 		Decrypt: DecryptKey{Slot: Slot(slot), Recipient: recipient.String(),
-			PIN: hardware.PINPolicyOnce.String(), Touch: hardware.TouchPolicyAlways.String()},
+			PIN: min.Decrypt.PIN, Touch: min.Decrypt.Touch},
 		Sign: SignKey{Slot: Slot(signSlot), PublicKey: spki},
 	}
 	if k.Decrypt.Attestation, err = attest(ctx, tok, slot); err != nil {
@@ -128,13 +144,18 @@ func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.Manag
 	if k.Sign.Attestation, err = attest(ctx, tok, signSlot); err != nil {
 		return Custodian{}, err
 	}
-	if err := opts.Verify.verifyAttestation(k.Decrypt.Attestation, serial, recipient); err != nil {
-		return Custodian{}, fmt.Errorf("verifying attestation of slot %s of YubiKey %d: %w", slot, serial, err)
-	}
-	if err := opts.Verify.verifyAttestation(k.Sign.Attestation, serial, spub); err != nil {
-		return Custodian{}, fmt.Errorf("verifying attestation of slot %s of YubiKey %d: %w", signSlot, serial, err)
+	// The roster's stated decryption policy is the attested one, never
+	// what was asked for.
+	if r, _, err := opts.Verify.attestedUse(k, UseDecrypt); err == nil && r.HasPolicy {
+		k.Decrypt.PIN, k.Decrypt.Touch = r.PIN.String(), r.Touch.String()
 	}
 	c := Custodian{ID: id, Name: name, Keys: []Key{k}}
+	if err := opts.Verify.verifyKeyUse(c, k, UseDecrypt, min); err != nil {
+		return Custodian{}, fmt.Errorf("verifying attestation of slot %s of YubiKey %d: %w", slot, serial, err)
+	}
+	if err := opts.Verify.verifyKeyUse(c, k, UseSign, min); err != nil {
+		return Custodian{}, fmt.Errorf("verifying attestation of slot %s of YubiKey %d: %w", signSlot, serial, err)
+	}
 	if err := validateCustodian("custodian", c); err != nil {
 		return Custodian{}, err
 	}
@@ -196,7 +217,7 @@ func attest(ctx context.Context, tok hardware.Token, slot hardware.Slot) (Attest
 // expects: O=age-plugin-yubikey, OU=<version>, CN=<name>, random 20-byte
 // serial, notAfter 9999-12-31T23:59:59Z, policy extension [pin, touch],
 // signed by the slot key itself (PIN and touch needed).
-func pluginCertificate(ctx context.Context, tok hardware.Token, slot hardware.Slot, pub *ecdsa.PublicKey, name, pin string, now time.Time) (*x509.Certificate, error) {
+func pluginCertificate(ctx context.Context, tok hardware.Token, slot hardware.Slot, pub *ecdsa.PublicKey, name, pin string, now time.Time, pinPolicy hardware.PINPolicy, touch hardware.TouchPolicy) (*x509.Certificate, error) {
 	sn := make([]byte, 20)
 	if _, err := io.ReadFull(rand.Reader, sn); err != nil {
 		return nil, err
@@ -218,7 +239,7 @@ func pluginCertificate(ctx context.Context, tok hardware.Token, slot hardware.Sl
 		SignatureAlgorithm: x509.ECDSAWithSHA256,
 		// [pin, touch] in the Yubico policy extension, as age-plugin-yubikey writes it.
 		ExtraExtensions: []pkix.Extension{{Id: attestation.OIDPolicy,
-			Value: []byte{byte(hardware.PINPolicyOnce), byte(hardware.TouchPolicyAlways)}}},
+			Value: []byte{byte(pinPolicy), byte(touch)}}},
 	}
 	signer := &tokenSigner{ctx: ctx, tok: tok, slot: slot, pub: pub, pin: pin}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, signer)

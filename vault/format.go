@@ -89,10 +89,18 @@ type Roster struct {
 	Custodians []Custodian `json:"custodians"`
 }
 
-// Policy is the quorum rule: Threshold of Custodians (N) must present a key.
+// Policy is the quorum rule: Threshold of Custodians (N) must present a
+// key; and the minimum attested PIN and touch policy of every custodian
+// key, per use (see policy.go).
 type Policy struct {
 	Threshold  int `json:"threshold"`
 	Custodians int `json:"custodians"`
+	// MinimumKeyPolicy is signed with the rest of the roster. A vault
+	// written before the field existed has none (nil, omitted from the file
+	// and from the canonical roster, so its signatures and fingerprint stay
+	// valid) and gets DefaultKeyPolicies; use KeyMinimum. "never" is never
+	// a valid minimum.
+	MinimumKeyPolicy *KeyPolicies `json:"minimum_key_policy,omitempty"`
 }
 
 // Custodian is one person. All their keys (a primary and optional backups)

@@ -95,7 +95,8 @@ func (u *Unlock) Remaining() []Custodian {
 // Identify says whose key tok is, without a PIN: its serial is on the
 // roster (*NotOnRosterError), its custodian is not yet counted
 // (*AlreadyCountedError, also for the custodian's other key) and the
-// roster's attestation of its decryption key verifies (ErrAttestation;
+// roster's attestation of its decryption key verifies (ErrAttestation)
+// with an attested policy at least the vault's minimum (*PolicyError;
 // checked once per key per Unlock, from the roster, never re-read from the
 // card). When tok can run a whole unlock in one card session
 // (hardware.Sessioner), Identify does not use the card at all and the check
@@ -128,8 +129,9 @@ func (u *Unlock) check(tok hardware.Token) (Custodian, Key, error) {
 }
 
 // identifyKey finds tok on the roster and verifies the roster's
-// attestation of its decryption key (once per key per Unlock), without
-// regard to what was counted and without the card.
+// attestation of its decryption key and its attested policy against the
+// vault's minimum (*PolicyError; once per key per Unlock), without regard
+// to what was counted and without the card.
 func (u *Unlock) identifyKey(tok hardware.Token) (Custodian, Key, error) {
 	serial := tok.Serial()
 	c, k, ok := u.v.KeyBySerial(serial)
@@ -139,11 +141,10 @@ func (u *Unlock) identifyKey(tok hardware.Token) (Custodian, Key, error) {
 	if u.attested[serial] {
 		return c, k, nil
 	}
-	r, err := pivp256.ParseRecipient(k.Decrypt.Recipient)
-	if err != nil {
-		return c, k, err
-	}
-	if err := u.opts.verifyAttestation(k.Decrypt.Attestation, serial, r); err != nil {
+	// The attested policy is checked with the attestation, from the roster,
+	// before any PIN: a key the vault's minimum does not allow never opens
+	// its share.
+	if err := u.opts.verifyKeyUse(c, k, UseDecrypt, u.v.Roster.Policy.KeyMinimum()); err != nil {
 		return c, k, fmt.Errorf("YubiKey %d of %s: %w", serial, c, err)
 	}
 	u.attested[serial] = true

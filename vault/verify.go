@@ -77,12 +77,14 @@ func signingKey(spki []byte) (*ecdsa.PublicKey, error) {
 
 // VerifyRoster checks that every custodian signed this exact roster, policy
 // and recipient, and that every enrolled key (decryption and signing, primary
-// and backup) is attested by a genuine device with the enrolled serial.
-// The first failure is returned as a *RosterError naming the part, wrapping
-// ErrRosterSignature or ErrAttestation.
+// and backup) is attested by a genuine device with the enrolled serial,
+// with attested PIN and touch policies at least the roster's signed minimum
+// (Roster.VerifyKeys). The first failure is returned as a *RosterError
+// naming the part, wrapping ErrRosterSignature, ErrAttestation or
+// ErrKeyPolicy.
 func (v *Vault) VerifyRoster(opts VerifyOptions) error {
 	digest := v.RosterDigest()
-	for i, c := range v.Roster.Custodians {
+	for _, c := range v.Roster.Custodians {
 		sig, ok := v.signatureOf(c.ID)
 		if !ok {
 			return &RosterError{Part: "signature of " + c.ID, Err: fmt.Errorf("%w: custodian %s has not signed the roster", ErrRosterSignature, c)}
@@ -92,25 +94,8 @@ func (v *Vault) VerifyRoster(opts VerifyOptions) error {
 		if err != nil || !ecdsa.VerifyASN1(pub, digest[:], sig.Signature) {
 			return &RosterError{Part: "signature of " + c.ID, Err: fmt.Errorf("%w: the roster, policy or recipient differ from what %s signed", ErrRosterSignature, c)}
 		}
-		for j, k := range c.Keys {
-			f := fmt.Sprintf("roster.custodians[%d].keys[%d]", i, j)
-			r, err := pivp256.ParseRecipient(k.Decrypt.Recipient)
-			if err != nil {
-				return &RosterError{Part: f + ".decrypt.recipient", Err: err}
-			}
-			if err := opts.verifyAttestation(k.Decrypt.Attestation, k.Serial, r); err != nil {
-				return &RosterError{Part: f + ".decrypt.attestation", Err: err}
-			}
-			sk, err := signingKey(k.Sign.PublicKey)
-			if err != nil {
-				return &RosterError{Part: f + ".sign.public_key", Err: err}
-			}
-			if err := opts.verifyAttestation(k.Sign.Attestation, k.Serial, sk); err != nil {
-				return &RosterError{Part: f + ".sign.attestation", Err: err}
-			}
-		}
 	}
-	return nil
+	return v.Roster.VerifyKeys(opts)
 }
 
 func (v *Vault) signatureOf(id string) (Signature, bool) {

@@ -245,6 +245,12 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	if err != nil {
 		return fail(fmt.Errorf("%w\n  no custodian file was written", err))
 	}
+	// The policies shown are the attested ones (EnrolCustodian refused
+	// anything below the default minimum).
+	pol, err := trust.AttestedPolicies(c.Keys[0])
+	if err != nil {
+		return fail(fmt.Errorf("reading the attested policies of YubiKey %d: %w\n  no custodian file was written", o.Serial, err))
+	}
 	file := c.ID + ".custodian.json"
 	if prior != nil {
 		file = fmt.Sprintf("%s.backup-%d.custodian.json", c.ID, o.Serial)
@@ -265,8 +271,8 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	if prior != nil {
 		printf(e.stdout, " as a backup key (with %d)", prior.Serials()[0])
 	}
-	printf(e.stdout, "\n  decryption key: slot %s (PIN %s, touch %s) %s\n", k.Decrypt.Slot.PIV(), k.Decrypt.PIN, k.Decrypt.Touch, k.Decrypt.Recipient)
-	printf(e.stdout, "  signing key:    slot %s (PIN always, touch always)\n", k.Sign.Slot.PIV())
+	printf(e.stdout, "\n  decryption key: slot %s (%s, attested) %s\n", k.Decrypt.Slot.PIV(), pol.Decrypt.String(), k.Decrypt.Recipient)
+	printf(e.stdout, "  signing key:    slot %s (%s, attested)\n", k.Sign.Slot.PIV(), pol.Sign.String())
 	printf(e.stdout, "  attestation:    both keys verified, %s\n", trustNote)
 	printf(e.stdout, "Wrote %s: give it to whoever runs \"breakglass vault init\".\n", path)
 	if id, err := vault.AgeIdentityFile(c, k, now); err == nil {

@@ -113,6 +113,11 @@ func (o *vaultInitOptions) exec(ctx context.Context, e *env) int {
 	if err != nil {
 		return fail(err)
 	}
+	// Every key's attestation and attested PIN and touch policy are checked
+	// before anyone is asked to sign: a weak key is refused here, by name.
+	if err := v.Roster.VerifyKeys(trust); err != nil {
+		return fail(fmt.Errorf("%w\n  nobody was asked to sign and the vault was not written", err))
+	}
 	st := newStation()
 	src := pinSource{files: o.PINFiles, e: e}
 	for _, c := range v.Roster.Custodians {

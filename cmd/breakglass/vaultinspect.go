@@ -78,17 +78,21 @@ func runVaultInspect(ctx context.Context, e *env, args []string) int {
 // inspectReport is the output of "vault inspect"; the JSON field names are
 // the contract of --json.
 type inspectReport struct {
-	File        string             `json:"file"`
-	Fingerprint string             `json:"fingerprint"`
-	Created     time.Time          `json:"created"`
-	Threshold   int                `json:"threshold"`
-	Custodians  []inspectCustodian `json:"custodians"`
-	RosterOK    bool               `json:"roster_verified"`
-	RosterError string             `json:"roster_error,omitempty"`
-	TestRoot    bool               `json:"test_attestation_root"`
-	Secrets     []inspectSecret    `json:"secrets"`
-	Drills      []inspectDrill     `json:"drills"`
-	Warnings    []string           `json:"warnings"`
+	File        string    `json:"file"`
+	Fingerprint string    `json:"fingerprint"`
+	Created     time.Time `json:"created"`
+	Threshold   int       `json:"threshold"`
+	// MinimumKeyPolicy is the roster's signed minimum (the default when
+	// the vault states none: MinimumKeyPolicyDefault).
+	MinimumKeyPolicy        vault.KeyPolicies  `json:"minimum_key_policy"`
+	MinimumKeyPolicyDefault bool               `json:"minimum_key_policy_default"`
+	Custodians              []inspectCustodian `json:"custodians"`
+	RosterOK                bool               `json:"roster_verified"`
+	RosterError             string             `json:"roster_error,omitempty"`
+	TestRoot                bool               `json:"test_attestation_root"`
+	Secrets                 []inspectSecret    `json:"secrets"`
+	Drills                  []inspectDrill     `json:"drills"`
+	Warnings                []string           `json:"warnings"`
 }
 
 // inspectDrill is the last passed drill of one kind.
@@ -115,6 +119,10 @@ type inspectKey struct {
 	Role        string `json:"role"`
 	DecryptSlot string `json:"decrypt_slot"`
 	SignSlot    string `json:"sign_slot"`
+	// Attested is what the slot attestations state ("PIN once, touch
+	// always"), empty when they do not verify.
+	AttestedDecrypt string `json:"attested_decrypt_policy,omitempty"`
+	AttestedSign    string `json:"attested_sign_policy,omitempty"`
 }
 
 type inspectSecret struct {
@@ -162,6 +170,7 @@ func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, 
 	r := inspectReport{
 		File: file, Fingerprint: v.Fingerprint(), Created: v.Roster.Created,
 		Threshold: v.Roster.Policy.Threshold, TestRoot: testRoot,
+		MinimumKeyPolicy: v.Roster.Policy.KeyMinimum(), MinimumKeyPolicyDefault: v.Roster.Policy.MinimumKeyPolicy == nil,
 		Custodians: []inspectCustodian{}, Secrets: []inspectSecret{}, Warnings: []string{},
 	}
 	unsigned := map[string]bool{}
@@ -171,8 +180,12 @@ func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, 
 	for _, c := range v.Roster.Custodians {
 		ic := inspectCustodian{ID: c.ID, Name: c.Name, Signed: !unsigned[c.ID]}
 		for _, k := range c.Keys {
-			ic.Keys = append(ic.Keys, inspectKey{Serial: k.Serial, Role: k.Role,
-				DecryptSlot: k.Decrypt.Slot.PIV().String(), SignSlot: k.Sign.Slot.PIV().String()})
+			ik := inspectKey{Serial: k.Serial, Role: k.Role,
+				DecryptSlot: k.Decrypt.Slot.PIV().String(), SignSlot: k.Sign.Slot.PIV().String()}
+			if p, err := trust.AttestedPolicies(k); err == nil {
+				ik.AttestedDecrypt, ik.AttestedSign = p.Decrypt.String(), p.Sign.String()
+			}
+			ic.Keys = append(ic.Keys, ik)
 		}
 		r.Custodians = append(r.Custodians, ic)
 	}
@@ -240,6 +253,11 @@ func printInspect(w io.Writer, r inspectReport) {
 	printf(w, "Fingerprint  %s\n", r.Fingerprint)
 	printf(w, "Created      %s\n", r.Created.UTC().Format("2006-01-02 15:04 UTC"))
 	printf(w, "Policy       %d of %d custodians\n", r.Threshold, len(r.Custodians))
+	def := ""
+	if r.MinimumKeyPolicyDefault {
+		def = " (default)"
+	}
+	printf(w, "Key policy   at least: decrypt %s; sign %s%s\n", r.MinimumKeyPolicy.Decrypt.String(), r.MinimumKeyPolicy.Sign.String(), def)
 	switch {
 	case !r.RosterOK:
 		printf(w, "Roster       ✗ DOES NOT VERIFY: %s\n", r.RosterError)
@@ -264,6 +282,7 @@ func printInspect(w io.Writer, r inspectReport) {
 		}
 	}
 	tw.Flush()
+	printInspectPolicies(w, r)
 	fmt.Fprintln(w, "\nSecrets")
 	if len(r.Secrets) == 0 {
 		fmt.Fprintln(w, "  (none)")
@@ -302,4 +321,23 @@ func printInspect(w io.Writer, r inspectReport) {
 			printf(w, "  ! %s\n", m)
 		}
 	}
+}
+
+// printInspectPolicies lists each key's policies as its attestations state
+// them (never the roster's claim); "unverified" when an attestation does
+// not verify.
+func printInspectPolicies(w io.Writer, r inspectReport) {
+	fmt.Fprintln(w, "\nAttested key policies")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  key\tdecrypt\tsign")
+	for _, c := range r.Custodians {
+		for _, k := range c.Keys {
+			d, s := k.AttestedDecrypt, k.AttestedSign
+			if d == "" {
+				d, s = "unverified", "unverified"
+			}
+			printf(tw, "  %d\t%s\t%s\n", k.Serial, d, s)
+		}
+	}
+	tw.Flush()
 }
