@@ -120,6 +120,15 @@ func (j *Journal) Deauthenticate() {
 	j.key = nil
 }
 
+// RequireAuthentication marks authentication as started even if no entry
+// carries a MAC yet (a session resumed after its vault was opened): from now
+// on Append refuses keyed events until Authenticate.
+func (j *Journal) RequireAuthentication() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.keyed = true
+}
+
 // Authenticated reports whether the journal key is held.
 func (j *Journal) Authenticated() bool {
 	j.mu.Lock()

@@ -37,7 +37,7 @@ type JournalAuthenticatedData struct {
 // JournalTamperData is the data of JournalTamperDetected. Detail never
 // holds key material.
 type JournalTamperData struct {
-	// When is "resume" or "before signing".
+	// When is "quorum", "resume" or "before signing".
 	When string `json:"when"`
 	// Seq is the first entry that failed, 0 if the failure is not one entry's.
 	Seq    uint64 `json:"seq"`
