@@ -138,6 +138,8 @@ func (s *Service) countReauthLocked(sc session.Custodian) (ui.QuorumState, error
 	// The vault is opened first: a resumed session's journal key is
 	// recovered and every entry checked before anything more is recorded.
 	if err := s.openLocked(); err != nil {
+		// The shares were used up: a new attempt needs the quorum again.
+		s.reauth, s.unlock = nil, s.vault.Unlocker(s.cfg.Trust)
 		return s.quorumLocked(), err
 	}
 	if s.sess.Phase() == session.PhaseSteps {
