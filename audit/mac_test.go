@@ -220,7 +220,9 @@ func TestCheckDisk(t *testing.T) {
 		edit func(b []byte) []byte
 		seq  uint64
 	}{
-		{"entry edited", func(b []byte) []byte { return bytes.Replace(b, []byte("aws-root-password"), []byte("aws-root-passw0rd"), 1) }, 6},
+		{"entry edited", func(b []byte) []byte {
+			return bytes.Replace(b, []byte("aws-root-password"), []byte("aws-root-passw0rd"), 1)
+		}, 6},
 		{"truncated", func(b []byte) []byte { return b[:bytes.LastIndexByte(b[:len(b)-1], '\n')+1] }, 9},
 		{"line appended", func(b []byte) []byte {
 			lines := bytes.SplitAfter(b, []byte("\n"))
