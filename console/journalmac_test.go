@@ -336,3 +336,41 @@ func TestHonestResumeInSteps(t *testing.T) {
 		t.Error("nothing revealed after the resume")
 	}
 }
+
+// TestResumeRefusesTruncationTheVaultContradicts: the journal cut right
+// after the quorum (no MAC can see that) while the vault still marks the
+// secrets revealed in this session: the resume is refused.
+func TestResumeRefusesTruncationTheVaultContradicts(t *testing.T) {
+	f := newJourneyFixture(t)
+	path := toCloseOut(t, f)
+	entries, err := audit.ReadFile(path)
+	must(t, err)
+	b, err := os.ReadFile(path)
+	must(t, err)
+	cut := 0
+	for i, e := range entries {
+		if isReveal(e) {
+			cut = i
+			break
+		}
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	must(t, os.WriteFile(path, bytes.Join(lines[:cut], nil), 0o600))
+	_, err = resumeService(t, f)
+	var te *TamperError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "no reveal") {
+		t.Fatalf("resume of a journal cut after the quorum, vault marks intact: %v, want a *TamperError", err)
+	}
+	// With the marks erased too, the cut is not detectable here: the
+	// documented residual risk (announce code, ledger, custodians).
+	if _, err := resumeService(t, f); !errors.As(err, &te) {
+		t.Fatalf("resume of a journal holding a tamper event: %v, want it refused", err)
+	}
+	unburn(t, f)
+	must(t, os.WriteFile(path, bytes.Join(lines[:cut], nil), 0o600))
+	eng, err := resumeService(t, f)
+	if err != nil {
+		t.Fatalf("truncated journal with unburned vault: %v (if this is now caught, update the documented residual risk)", err)
+	}
+	eng.Close()
+}

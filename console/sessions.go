@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"breakglass/runbook"
 	"breakglass/runbook/session"
 	"breakglass/ui"
+	"breakglass/vault"
 )
 
 // Unfinished is a session whose journal neither locked nor aborted.
@@ -123,6 +125,15 @@ func (s *Service) resume(u Unfinished) error {
 			}
 		}
 	}
+	for _, e := range entries {
+		if e.Type == events.JournalTamperDetected {
+			return s.refuseResume(&audit.MACError{Seq: e.Seq, Type: e.Type,
+				Reason: "this session was already found altered; it cannot go on — abort it (breakglass console --abort ID --reason TEXT) and start a new session"})
+		}
+	}
+	if err := checkVaultMarks(s.vault, u.ID, entries); err != nil {
+		return s.refuseResume(err)
+	}
 	if err := s.resumePreflight(sess.Phase()); err != nil {
 		j.Close()
 		return err
@@ -166,6 +177,32 @@ func (s *Service) resumePreflight(ph session.Phase) error {
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("resuming %s: preflight failed — %s; fix it and resume again (nothing was lost)", s.sessionID, strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// checkVaultMarks cross-checks the vault's "revealed" marks with the
+// journal: a secret the vault says this session revealed must have its
+// secret.revealed entry. This catches a journal cut short after a reveal
+// (which no MAC can see) when the vault file was left alone; an attacker who
+// also edits the vault's unsigned marks is not caught here (see package
+// audit on truncation).
+func checkVaultMarks(v *vault.Vault, session string, entries []audit.Entry) error {
+	shown := map[string]bool{}
+	for _, e := range entries {
+		if e.Type != events.SecretRevealed {
+			continue
+		}
+		var r events.Reveal
+		if json.Unmarshal(e.Data, &r) == nil {
+			shown[r.Name] = true
+		}
+	}
+	for _, sec := range v.Secrets {
+		if sec.LastRevealed != nil && sec.LastRevealed.Session == session && !shown[sec.Name] {
+			return fmt.Errorf("the vault marks %s revealed in this session at %s, but the journal has no reveal of it (the journal was cut short or edited)",
+				sec.Name, sec.LastRevealed.At.Format(time.RFC3339))
+		}
 	}
 	return nil
 }
