@@ -16,6 +16,34 @@
 //     its bytes beside the journal and recording the repair in the journal.
 //   - Journal data never holds secrets: Append refuses data with fields named
 //     like secrets (see ErrSecretField), and no API takes secret bytes.
+//   - Journal authentication. Once a quorum has opened the vault, the
+//     console derives the session's journal key (vault.Opened.JournalKey:
+//     HKDF-SHA256 over the vault identity, salt the session id, info
+//     "breakglass journal mac v1"), verifies every entry so far with it and
+//     hands it to the journal (Journal.Authenticate), which then records a
+//     journal.authenticated entry and gives every later entry a MAC: the
+//     lower-case hex HMAC-SHA256 under that key of the entry's hash (its
+//     64 ASCII hex digits). The hash covers prev, so a MAC covers the whole
+//     journal before it. The MAC is not part of the hash, so the chain, and
+//     what auditors (who never have the key) verify, is unchanged.
+//   - The unauthenticated-entry rule (CheckUnkeyed, VerifyMACs): an entry
+//     may lack a MAC only if its type is one that can happen while no
+//     quorum holds the key (events.Unkeyed: the journal's own and the
+//     pre-quorum events, a repaired torn line, a resume, a refused PIN, a
+//     detected tamper, an abort). Every other type (reveals, steps, window,
+//     close-out, signatures, lock, journal.authenticated) can only happen
+//     after a quorum and must carry a MAC that verifies — wherever it
+//     stands, so removing MAC fields is detected too. Once this journal has
+//     held the key or holds a MAC'd entry, Append refuses a keyed type
+//     while the key is not held.
+//   - What the MAC cannot catch: the end of the journal. An attacker with
+//     the disk can cut every entry after some point (a pure truncation),
+//     or put back an older copy of the whole file; what remains verifies.
+//     Evidence of the lost end lives outside this file: the announce code
+//     read to the on-call when the incident was declared (the ledger then
+//     shows "announced with no report" until a signed report arrives), and
+//     the custodians, who were there and must not sign a report that lacks
+//     what they saw.
 //   - The report payload is a pure function of the journal and the custodian
 //     roster (BuildReport), so a verifier recomputes it and compares bytes.
 package audit
@@ -42,7 +70,12 @@ type Entry struct {
 	Type  string          `json:"type"`  // event type, dotted lower case ("quorum.custodian")
 	Data  json.RawMessage `json:"data"`  // event details: a JSON object, never a secret
 	Prev  string          `json:"prev"`  // hash of the previous entry, ZeroHash for the first
-	Hash  string          `json:"hash"`  // SHA-256 hex of the canonical encoding without this field
+	Hash  string          `json:"hash"`  // SHA-256 hex of the canonical encoding without this field and MAC
+	// MAC authenticates Hash (and so, through prev, every entry before it)
+	// with the session's journal key: lower-case hex HMAC-SHA256. Empty
+	// (and left out of the encoding) for an entry written while no quorum
+	// held the key; see the package doc. The hash does not cover it.
+	MAC string `json:"mac,omitempty"`
 }
 
 // hashInput is Entry without Hash: the bytes the hash is computed over.
@@ -132,6 +165,9 @@ func verifyNext(prev, e *Entry, want uint64, first bool) error {
 	}
 	if len(e.Data) == 0 || e.Data[0] != '{' {
 		return fail("data is not a JSON object")
+	}
+	if e.MAC != "" && !isHexHash(e.MAC) {
+		return fail("mac %q is not 64 lower-case hex digits", e.MAC)
 	}
 	return nil
 }

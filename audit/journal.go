@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/awnumar/memguard"
+
 	"breakglass/internal/atomicfile"
 	"breakglass/internal/events"
 )
@@ -52,6 +54,12 @@ type Journal struct {
 	base    int64     // mono of the last entry when the journal was opened
 	entries []Entry
 	broken  error // set when the file's state is unknown; Append refuses
+
+	// key is the journal key while a quorum's key is held (Authenticate),
+	// in locked memory owned by the caller; nil otherwise. keyed is set once
+	// authentication has started: the key was held, or an entry has a MAC.
+	key   *memguard.LockedBuffer
+	keyed bool
 }
 
 // Event types written by the journal itself (internal/events).
@@ -114,6 +122,11 @@ func resume(path string, f journalFile, entries []Entry, size int64, cfg Config)
 	j := &Journal{path: path, f: f, cfg: cfg, start: cfg.now(), entries: entries, size: size}
 	if n := len(entries); n > 0 {
 		j.base = entries[n-1].Mono
+	}
+	for _, e := range entries {
+		if e.MAC != "" {
+			j.keyed = true
+		}
 	}
 	return j
 }
@@ -210,10 +223,16 @@ var ErrJournalBroken = errors.New("journal is in an unknown state after a failed
 // returning. If the write fails (disk full, read-only) the file is truncated
 // back to its last complete line, the error is returned, and Append may be
 // retried once the cause is fixed. Data with a field named like a secret is
-// refused with ErrSecretField.
+// refused with ErrSecretField. While the journal key is held the entry
+// gets its MAC; once authentication has started and the key is not held,
+// an event that must carry a MAC is refused with ErrNotAuthenticated.
 func (j *Journal) Append(actor, typ string, data any) (Entry, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.appendLocked(actor, typ, data)
+}
+
+func (j *Journal) appendLocked(actor, typ string, data any) (Entry, error) {
 	if j.broken != nil {
 		return Entry{}, fmt.Errorf("appending %q to journal %q: %w", typ, j.path, j.broken)
 	}
@@ -222,6 +241,10 @@ func (j *Journal) Append(actor, typ string, data any) (Entry, error) {
 	}
 	if actor == "" || typ == "" {
 		return Entry{}, fmt.Errorf("appending to journal %q: actor and type must not be empty", j.path)
+	}
+	held := j.key != nil && j.key.IsAlive()
+	if !held && j.keyed && !events.Unkeyed(typ) {
+		return Entry{}, fmt.Errorf("appending %q to journal %q: %w", typ, j.path, ErrNotAuthenticated)
 	}
 	raw, err := encodeData(data)
 	if err != nil {
@@ -242,6 +265,9 @@ func (j *Journal) Append(actor, typ string, data any) (Entry, error) {
 	}
 	if e.Hash, err = e.ComputeHash(); err != nil {
 		return Entry{}, err
+	}
+	if held {
+		e.MAC = ComputeMAC(j.key.Bytes(), e.Hash)
 	}
 	line, err := json.Marshal(e)
 	if err != nil {
@@ -329,6 +355,7 @@ func (j *Journal) Close() error {
 	}
 	err := j.f.Close()
 	j.f = nil
+	j.key = nil
 	return err
 }
 

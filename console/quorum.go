@@ -135,11 +135,20 @@ func (s *Service) countReauthLocked(sc session.Custodian) (ui.QuorumState, error
 	if len(s.reauth) < s.vault.Roster.Policy.Threshold {
 		return s.quorumLocked(), nil
 	}
-	if err := s.sess.Reauthorise(s.reauth); err != nil {
+	// The vault is opened first: a resumed session's journal key is
+	// recovered and every entry checked before anything more is recorded.
+	if err := s.openLocked(); err != nil {
+		// The shares were used up: a new attempt needs the quorum again.
+		s.reauth, s.unlock = nil, s.vault.Unlocker(s.cfg.Trust)
 		return s.quorumLocked(), err
 	}
-	if err := s.openLocked(); err != nil {
-		return s.quorumLocked(), err
+	if s.sess.Phase() == session.PhaseSteps {
+		if err := s.sess.Reauthorise(s.reauth); err != nil {
+			s.wipeLocked()
+			return s.quorumLocked(), err
+		}
+	} else {
+		s.wipeLocked() // close-out and signing need the journal key, no secret
 	}
 	q := s.quorumLocked()
 	s.reauthOn, s.reauth = false, nil
@@ -165,12 +174,27 @@ func (s *Service) recordRefusal(custodian string, serial uint32, err error) erro
 	return s.record(custodian, eventPINRejected, fmt.Sprintf("the refused PIN of key %d (%s)", serial, data["reason"]), data)
 }
 
-// openLocked combines the collected shares into an opened vault.
+// openLocked combines the collected shares into an opened vault and, if
+// the journal key is not held (the first quorum, or the first after a
+// restart), derives it and checks every journal entry with it. A journal
+// that fails is a journaled *TamperError and the vault is locked again.
 func (s *Service) openLocked() error {
 	o, err := s.unlock.Open()
 	if err != nil {
 		return fmt.Errorf("opening the vault with the custodians' shares: %w", err)
 	}
+	reason := "quorum"
+	switch {
+	case s.resumed:
+		reason = "resume"
+	case s.reauthOn:
+		reason = "reauthorise"
+	}
+	if err := s.takeJournalKeyLocked(o, reason); err != nil {
+		o.Lock()
+		return err
+	}
+	s.resumed = false
 	s.opened = o
 	return nil
 }

@@ -27,6 +27,9 @@ import (
 func (s *Service) Sign(ctx context.Context, serial uint32, pin string) error {
 	s.hw.Lock()
 	defer s.hw.Unlock()
+	if err := s.checkJournalBeforeSigning(); err != nil {
+		return err
+	}
 	cu, key, payload, err := s.prepareSignature(serial)
 	if err != nil {
 		return err
@@ -212,5 +215,8 @@ func (s *Service) Lock() ui.Summary {
 	}
 	s.wipeLocked()
 	s.unlock.Abort()
+	if s.lockErr == nil {
+		s.dropJournalKeyLocked() // kept while the end is still to be recorded
+	}
 	return ui.Summary{Exported: s.exported, Revealed: s.mustRotateLocked(), Wiped: true}
 }

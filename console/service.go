@@ -102,6 +102,7 @@ type Service struct {
 	cfg       Config
 	vault     *vault.Vault
 	journal   journal
+	auth      *audit.Journal // the same journal, for its authentication (journalmac.go)
 	sess      *session.Session
 	sessionID string
 	start     ui.Start
@@ -117,6 +118,10 @@ type Service struct {
 	expiryErr error // the window's expiry could not be journaled yet
 
 	revealed []*memguard.LockedBuffer // wiped on lock
+
+	jkey     *memguard.LockedBuffer // the journal key while a quorum's key is held; wiped at lock and close
+	tampered error                  // the journal failed a check: nothing more is signed
+	resumed  bool                   // resumed after the vault was opened; the key is not recovered yet
 
 	payload  []byte // report payload, fixed at the first signature
 	signers  []audit.ReportSigner
@@ -186,8 +191,14 @@ func (s *Service) SessionID() string { return s.sessionID }
 // JournalPath is the session journal's file.
 func (s *Service) JournalPath() string { return s.journal.Path() }
 
-// Close closes the journal. Every recorded event is already durable.
-func (s *Service) Close() error { return s.journal.Close() }
+// Close closes the journal and wipes the journal key. Every recorded event
+// is already durable.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	s.dropJournalKeyLocked()
+	s.mu.Unlock()
+	return s.journal.Close()
+}
 
 // Finish is Lock for the command that ran the screens: it also returns the
 // error, if any, that kept the session's end from being recorded (the

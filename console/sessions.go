@@ -1,8 +1,10 @@
 package console
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,9 +13,11 @@ import (
 	"time"
 
 	"breakglass/audit"
+	"breakglass/internal/events"
 	"breakglass/runbook"
 	"breakglass/runbook/session"
 	"breakglass/ui"
+	"breakglass/vault"
 )
 
 // Unfinished is a session whose journal neither locked nor aborted.
@@ -89,20 +93,124 @@ func Abort(u Unfinished, rb *runbook.Runbook, reason string, now func() time.Tim
 	return s.Abort("operator", reason)
 }
 
-// resume continues the unfinished session u.
+// resume continues the unfinished session u. The journal is re-read (not
+// the copy FindUnfinished read), checked against the unauthenticated-entry
+// rule (audit.CheckUnkeyed) and the preflight checks are re-run and
+// journaled (session.resumed). A session resumed after its vault was opened
+// (steps, close-out, signing) starts with the custodians' re-authorisation:
+// their quorum recovers the journal key, and every entry is checked with it
+// before anything else is recorded (openLocked). A journal that fails is
+// refused with a journaled *TamperError.
 func (s *Service) resume(u Unfinished) error {
-	j, _, err := audit.Open(u.Path, audit.Config{})
+	j, entries, err := audit.Open(u.Path, audit.Config{})
 	if err != nil {
 		return err
 	}
-	s.journal = j
-	sess, err := session.Resume(session.Config{Runbook: s.cfg.Runbook, Recorder: recorder{s}, Now: s.cfg.Now}, recordedEvents(u.entries))
+	s.journal, s.auth, s.sessionID = j, j, u.ID
+	sess, err := session.Resume(session.Config{Runbook: s.cfg.Runbook, Recorder: recorder{s}, Now: s.cfg.Now}, recordedEvents(entries))
 	if err != nil {
 		j.Close()
 		return fmt.Errorf("resuming %s with runbook %s: %w", u.ID, s.cfg.Runbook.Name, err)
 	}
-	s.sess, s.sessionID, s.start = sess, u.ID, resumeStart(sess.Phase())
+	s.sess = sess
+	keyed := needsJournalKey(sess.Phase())
+	if err := audit.CheckUnkeyed(entries); err != nil {
+		return s.refuseResume(err)
+	}
+	if !keyed {
+		for _, e := range entries {
+			if e.MAC != "" {
+				return s.refuseResume(&audit.MACError{Seq: e.Seq, Type: e.Type,
+					Reason: "carries a MAC, but the journal records no quorum before it (the quorum's entries were removed)"})
+			}
+		}
+	}
+	for _, e := range entries {
+		if e.Type == events.JournalTamperDetected {
+			return s.refuseResume(&audit.MACError{Seq: e.Seq, Type: e.Type,
+				Reason: "this session was already found altered; it cannot go on — abort it (breakglass console --abort ID --reason TEXT) and start a new session"})
+		}
+	}
+	if err := checkVaultMarks(s.vault, u.ID, entries); err != nil {
+		return s.refuseResume(err)
+	}
+	if err := s.resumePreflight(sess.Phase()); err != nil {
+		j.Close()
+		return err
+	}
+	if keyed {
+		j.RequireAuthentication()
+		s.resumed = true
+	}
+	s.start = resumeStart(sess.Phase())
 	return nil
+}
+
+// refuseResume journals a tamper found at resume and closes the journal.
+func (s *Service) refuseResume(err error) error {
+	s.mu.Lock()
+	te := s.tamperLocked("resume", err)
+	s.mu.Unlock()
+	s.journal.Close()
+	return te
+}
+
+// resumePreflight re-runs the preflight checks for a resumed session and
+// journals them (session.resumed). A failed blocking check refuses the
+// resume; warnings are recorded (they were acknowledged at the start).
+func (s *Service) resumePreflight(ph session.Phase) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	checks := s.Preflight(ctx)
+	d := events.SessionResumedData{Phase: ph.String(), Passed: true}
+	var failed []string
+	for _, c := range checks {
+		d.Preflight = append(d.Preflight, events.PreflightCheck{Name: c.Name, OK: c.Status == ui.Pass,
+			Advisory: c.Status == ui.Warn, Detail: c.Detail})
+		if c.Status == ui.Fail {
+			d.Passed = false
+			failed = append(failed, c.Name+": "+c.Detail)
+		}
+	}
+	if err := s.record("breakglass", events.SessionResumed, "the resume and its preflight checks", d); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("resuming %s: preflight failed — %s; fix it and resume again (nothing was lost)", s.sessionID, strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// checkVaultMarks cross-checks the vault's "revealed" marks with the
+// journal: a secret the vault says this session revealed must have its
+// secret.revealed entry. This catches a journal cut short after a reveal
+// (which no MAC can see) when the vault file was left alone; an attacker who
+// also edits the vault's unsigned marks is not caught here (see package
+// audit on truncation).
+func checkVaultMarks(v *vault.Vault, session string, entries []audit.Entry) error {
+	shown := map[string]bool{}
+	for _, e := range entries {
+		if e.Type != events.SecretRevealed {
+			continue
+		}
+		var r events.Reveal
+		if json.Unmarshal(e.Data, &r) == nil {
+			shown[r.Name] = true
+		}
+	}
+	for _, sec := range v.Secrets {
+		if sec.LastRevealed != nil && sec.LastRevealed.Session == session && !shown[sec.Name] {
+			return fmt.Errorf("the vault marks %s revealed in this session at %s, but the journal has no reveal of it (the journal was cut short or edited)",
+				sec.Name, sec.LastRevealed.At.Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// needsJournalKey reports whether a session in phase p has opened its vault,
+// so that its journal is authenticated and resuming it needs a quorum.
+func needsJournalKey(p session.Phase) bool {
+	return p == session.PhaseSteps || p == session.PhaseCloseOut || p == session.PhaseSign
 }
 
 // begin creates a new session's journal, records the station and the
@@ -115,7 +223,7 @@ func (s *Service) begin() error {
 	if err != nil {
 		return fmt.Errorf("creating the session journal: %w", err)
 	}
-	s.journal = j
+	s.journal, s.auth = j, j
 	sess, err := s.startSession(station)
 	if err != nil {
 		j.Close()
@@ -137,18 +245,16 @@ func (s *Service) startSession(station audit.StationData) (*session.Session, err
 }
 
 // resumeStart is the screen a resumed session opens on. Nothing of the
-// unlocked vault survives a restart, so a session resumed in its steps
-// needs the custodians again.
+// unlocked vault nor the journal key survives a restart, so a session
+// resumed after its vault was opened (steps, close-out, signing) needs the
+// custodians again: their quorum recovers the journal key, with which every
+// entry is checked before the session goes on.
 func resumeStart(p session.Phase) ui.Start {
-	switch p {
-	case session.PhaseQuorum:
+	switch {
+	case p == session.PhaseQuorum:
 		return ui.StartQuorum
-	case session.PhaseSteps:
+	case needsJournalKey(p):
 		return ui.StartReauthorise
-	case session.PhaseCloseOut:
-		return ui.StartCloseOut
-	case session.PhaseSign:
-		return ui.StartSign
 	}
 	return ui.StartPreflight
 }
