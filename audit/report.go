@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"breakglass/internal/events"
+	"breakglass/vault"
 )
 
 // FormatVersion identifies the report payload format.
@@ -22,19 +23,24 @@ const FormatVersion = "breakglass-report/1"
 // defined order, so MarshalPayload is deterministic. All of it except
 // Custodians is derived from the journal by BuildReport.
 type Report struct {
-	Format           string           `json:"format"`
-	Session          SessionInfo      `json:"session"`
-	Binary           BinaryInfo       `json:"binary"`
-	VaultFingerprint string           `json:"vault_fingerprint"`
-	Runbook          RunbookInfo      `json:"runbook"`
-	AttestationRoot  string           `json:"attestation_root"` // "yubico" or "TEST/non-production: …"
-	Custodians       []Custodian      `json:"custodians"`       // sorted by ID
-	Quorum           []QuorumEvent    `json:"quorum"`           // journal order
-	Timeline         []StepResult     `json:"timeline"`         // journal order
-	Revealed         []RevealedSecret `json:"revealed"`         // journal order; names only
-	MustRotate       []string         `json:"must_rotate"`      // sorted, unique
-	Closeout         []CloseoutAnswer `json:"closeout"`         // order first asked; last answer wins
-	Journal          JournalSection   `json:"journal"`
+	Format           string      `json:"format"`
+	Session          SessionInfo `json:"session"`
+	Binary           BinaryInfo  `json:"binary"`
+	VaultFingerprint string      `json:"vault_fingerprint"`
+	// Roster is the roster the session ran under, as the vault records it
+	// (canonical bytes, custodians' signatures, full digest): what an
+	// auditor checks against the pinned fingerprint. Set by the console
+	// after BuildReport (the journal does not carry it).
+	Roster          vault.RosterRecord `json:"roster"`
+	Runbook         RunbookInfo        `json:"runbook"`
+	AttestationRoot string             `json:"attestation_root"` // "yubico" or "TEST/non-production: …"
+	Custodians      []Custodian        `json:"custodians"`       // sorted by ID
+	Quorum          []QuorumEvent      `json:"quorum"`           // journal order
+	Timeline        []StepResult       `json:"timeline"`         // journal order
+	Revealed        []RevealedSecret   `json:"revealed"`         // journal order; names only
+	MustRotate      []string           `json:"must_rotate"`      // sorted, unique
+	Closeout        []CloseoutAnswer   `json:"closeout"`         // order first asked; last answer wins
+	Journal         JournalSection     `json:"journal"`
 }
 
 // SessionInfo says who ran which session, when, and how it ended.
@@ -147,6 +153,7 @@ func BuildReport(entries []Entry, custodians []Custodian) (*Report, error) {
 	}
 	r := &Report{
 		Format: FormatVersion, Custodians: []Custodian{}, Quorum: []QuorumEvent{},
+		Roster:   vault.RosterRecord{Canonical: []byte{}, Signatures: []vault.Signature{}},
 		Timeline: []StepResult{}, Revealed: []RevealedSecret{}, MustRotate: []string{}, Closeout: []CloseoutAnswer{},
 		Journal: JournalSection{Head: entries[len(entries)-1].Hash, Count: len(entries), Entries: entries},
 	}
