@@ -267,3 +267,26 @@ func rechain(in []Entry) ([]Entry, error) {
 	}
 	return out, nil
 }
+
+// TestDroppedAndRelabelledSignatures: fewer signatures than the pinned
+// threshold, and a kid changed to someone not in the quorum.
+func TestDroppedAndRelabelledSignatures(t *testing.T) {
+	f0 := newFixture(t)
+	alice, bob := f0.keys[11111111], f0.keys[22222222]
+	one := fixtureFor(t, f0.pki, f0.vault, f0.keys, []*testCustodian{alice, bob}, []*testCustodian{alice})
+	mustFail(t, "bob's signature dropped", one.jws, f0.vaultOpts(), "threshold")
+	asCarol := *bob
+	asCarol.id = "carol"
+	f := fixtureFor(t, f0.pki, f0.vault, f0.keys, []*testCustodian{alice, bob}, []*testCustodian{alice, &asCarol})
+	mustFail(t, "bob's key as carol", f.jws, f0.vaultOpts(), "custodian 2 ", "enrolled signer 2 ")
+	// The embedded roster lowered to threshold… cannot be: it is the pinned
+	// bytes. A report whose session claims threshold 1 still needs 2.
+	r, _ := ParsePayload(one.payload)
+	r.Session.Threshold = 1
+	p, _ := MarshalPayload(r)
+	b, err := SignReport(p, []ReportSigner{alice.signer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, "session threshold 1, one signer", b, f0.vaultOpts(), "threshold")
+}
