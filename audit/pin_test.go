@@ -290,3 +290,22 @@ func TestDroppedAndRelabelledSignatures(t *testing.T) {
 	}
 	mustFail(t, "session threshold 1, one signer", b, f0.vaultOpts(), "threshold")
 }
+
+// TestQuorumWithBothKeysOfOneCustodian: alice joined with her primary and
+// again with her backup (a reauthorisation with the other key): the report
+// builds, lists both keys, verifies, and alice counts once.
+func TestQuorumWithBothKeysOfOneCustodian(t *testing.T) {
+	f0 := newFixture(t)
+	alice, alice2, bob := f0.keys[11111111], f0.keys[11111112], f0.keys[22222222]
+	f := fixtureFor(t, f0.pki, f0.vault, f0.keys, []*testCustodian{alice, bob, alice2}, []*testCustodian{alice2, bob})
+	if n := len(f.report.Custodians); n != 3 {
+		t.Fatalf("%d custodian records, want alice twice (two keys) and bob", n)
+	}
+	v := mustVerifyOK(t, f.jws, f0.vaultOpts())
+	if d := checkDetail(v, "threshold"); !strings.HasPrefix(d, "2 distinct") {
+		t.Errorf("threshold detail %q", d)
+	}
+	// Without bob, alice's two keys are one custodian: below threshold.
+	g := fixtureFor(t, f0.pki, f0.vault, f0.keys, []*testCustodian{alice, alice2}, []*testCustodian{alice, alice2})
+	mustFail(t, "alice's two keys alone", g.jws, f0.vaultOpts(), "threshold")
+}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
@@ -274,31 +275,41 @@ func (r *Report) apply(e Entry) error {
 	return nil
 }
 
-// setCustodians checks that custodians are exactly the quorum's and sorts them.
+// setCustodians checks that custodians are exactly the quorum's keys and
+// sorts them by id, then serial. A custodian who joined with two of their
+// keys (primary and backup, e.g. a reauthorisation with the other key) has
+// one record per key; they still count once (verify counts ids).
 func (r *Report) setCustodians(custodians []Custodian) error {
-	byID := map[string]Custodian{}
+	type idSerial struct {
+		id     string
+		serial uint32
+	}
+	byKey := map[idSerial]Custodian{}
 	for _, c := range custodians {
-		if _, dup := byID[c.ID]; dup {
-			return fmt.Errorf("building report: custodian %q listed twice", c.ID)
+		k := idSerial{c.ID, c.Serial}
+		if _, dup := byKey[k]; dup {
+			return fmt.Errorf("building report: custodian %q with YubiKey %d listed twice", c.ID, c.Serial)
 		}
-		byID[c.ID] = c
+		byKey[k] = c
 	}
-	inQuorum := map[string]bool{}
+	inQuorum := map[idSerial]bool{}
 	for _, q := range r.Quorum {
-		inQuorum[q.Custodian] = true
-		c, ok := byID[q.Custodian]
-		if !ok {
-			return fmt.Errorf("building report: quorum custodian %q (entry %d) has no custodian record", q.Custodian, q.Seq)
-		}
-		if c.Serial != q.Serial {
-			return fmt.Errorf("building report: custodian %q has serial %d, journal entry %d says %d", c.ID, c.Serial, q.Seq, q.Serial)
+		k := idSerial{q.Custodian, q.Serial}
+		inQuorum[k] = true
+		if _, ok := byKey[k]; !ok {
+			return fmt.Errorf("building report: quorum custodian %q with YubiKey %d (entry %d) has no custodian record", q.Custodian, q.Serial, q.Seq)
 		}
 	}
-	if len(byID) != len(inQuorum) {
-		return fmt.Errorf("building report: %d custodian records for %d quorum custodians", len(byID), len(inQuorum))
+	if len(byKey) != len(inQuorum) {
+		return fmt.Errorf("building report: %d custodian records for %d quorum keys", len(byKey), len(inQuorum))
 	}
 	r.Custodians = slices.Clone(custodians)
-	slices.SortFunc(r.Custodians, func(a, b Custodian) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(r.Custodians, func(a, b Custodian) int {
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Serial, b.Serial)
+	})
 	return nil
 }
 
