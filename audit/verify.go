@@ -25,7 +25,7 @@ type Pin struct {
 	// hash to it.
 	Fingerprint string
 	// Vault is the auditor's copy of the vault. It is verified completely
-	// (vault.VerifyRoster: every roster signature, attestation and attested
+	// (vault.VerifyRoster: every roster signature and attestation, and the attested
 	// policy), and the report's embedded roster digest must equal its
 	// digest (and Fingerprint, if also given, must match it).
 	Vault *vault.Vault
@@ -303,12 +303,12 @@ func (v *Verdict) pinRoster(rep *Report, opts VerifyOptions) *vault.Roster {
 			err = fmt.Errorf("the vault file's roster is %s, not the pinned fingerprint %s: this is not the pinned vault",
 				pin.Vault.ComputeFingerprint(), pin.Fingerprint)
 		}
-		vaultOK = v.add("pinned vault", err, fmt.Sprintf("vault %s: every roster signature, key attestation and attested policy verified", pin.Vault.ComputeFingerprint()))
+		vaultOK = v.add("pinned vault", err, fmt.Sprintf("vault %s: every roster signature and key attestation verified by vault.VerifyRoster", pin.Vault.ComputeFingerprint()))
 	}
 	r, err := vault.VerifyRosterRecord(rep.Roster, vopts)
 	detail := ""
 	if err == nil {
-		detail = fmt.Sprintf("%d custodians, threshold %d; every roster signature, key attestation and attested policy verified", len(r.Custodians), r.Policy.Threshold)
+		detail = fmt.Sprintf("%d custodians, threshold %d; every roster signature and key attestation verified by vault.VerifyRoster", len(r.Custodians), r.Policy.Threshold)
 	}
 	recOK := v.add("embedded roster", err, detail)
 	got := rep.Roster.Digest
