@@ -33,14 +33,15 @@ func (nopFile) Close() error                { return nil }
 // benchReport builds a signed report whose journal has about n entries.
 func benchReport(b *testing.B, n int) (*fixture, []byte) {
 	b.Helper()
-	pki := newPKI(b, "Test Attestation Root")
-	cs := []*testCustodian{pki.custodian(b, "alice", "Alice", 1), pki.custodian(b, "bob", "Bob", 2)}
+	pki := testCA(b)
+	v, keys := enrolled(b, pki)
+	cs := []*testCustodian{keys[11111111], keys[22222222]}
 	clock := newClock()
 	j := &Journal{path: "mem", f: nopFile{}, cfg: Config{Now: clock.Now}, start: clock.Now()}
 	if _, err := j.Append("breakglass", TypeJournalCreated, CreatedData{Session: "S-bench"}); err != nil {
 		b.Fatal(err)
 	}
-	writeSession(b, j, cs, "TEST/non-production: Test Attestation Root")
+	writeSession(b, j, cs, pki.rootLabel(), v.Fingerprint())
 	entries := j.Entries()
 	closed := entries[len(entries)-1]
 	j.entries = entries[:len(entries)-1] // reopen the session, add bulk, close again
@@ -52,11 +53,12 @@ func benchReport(b *testing.B, n int) (*fixture, []byte) {
 	if _, err := j.Append(closed.Actor, closed.Type, nil); err != nil {
 		b.Fatal(err)
 	}
-	f := &fixture{pki: pki, custodians: cs, entries: j.Entries()}
+	f := &fixture{pki: pki, vault: v, keys: keys, custodians: cs, entries: j.Entries()}
 	r, err := BuildReport(f.entries, []Custodian{cs[0].record(b), cs[1].record(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
+	r.Roster = v.RosterRecord()
 	f.report = r
 	if f.payload, err = MarshalPayload(r); err != nil {
 		b.Fatal(err)
@@ -74,6 +76,7 @@ func BenchmarkReportBuildSign(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		r.Roster = f.vault.RosterRecord()
 		p, err := MarshalPayload(r)
 		if err != nil {
 			b.Fatal(err)

@@ -34,8 +34,11 @@ func ConfirmationDigest(session, step, custodian string, serial uint32, journalH
 // report's journal against the report's custodians, and that every
 // step.confirmed event has one. It returns how many were checked.
 func checkConfirmations(rep *Report) (int, error) {
-	keys := map[string]*ecdsa.PublicKey{}
-	serials := map[string]uint32{}
+	type idSerial struct {
+		id     string
+		serial uint32
+	}
+	keys := map[idSerial]*ecdsa.PublicKey{} // any of a custodian's keys in the quorum
 	for _, c := range rep.Custodians {
 		der, err := base64.StdEncoding.DecodeString(c.SigningKey)
 		if err != nil {
@@ -43,7 +46,7 @@ func checkConfirmations(rep *Report) (int, error) {
 		}
 		if k, err := x509.ParsePKIXPublicKey(der); err == nil {
 			if ek, ok := k.(*ecdsa.PublicKey); ok {
-				keys[c.ID], serials[c.ID] = ek, c.Serial
+				keys[idSerial{c.ID, c.Serial}] = ek
 			}
 		}
 	}
@@ -59,8 +62,8 @@ func checkConfirmations(rep *Report) (int, error) {
 			if err := dec.Decode(&d); err != nil {
 				return n, fmt.Errorf("entry %d: malformed confirmation: %v", e.Seq, err)
 			}
-			key, ok := keys[d.Custodian]
-			if !ok || serials[d.Custodian] != d.Serial {
+			key, ok := keys[idSerial{d.Custodian, d.Serial}]
+			if !ok {
 				return n, fmt.Errorf("entry %d: confirmation by %q (YubiKey %d), who is not a custodian of this report", e.Seq, d.Custodian, d.Serial)
 			}
 			if !seen[d.JournalHead] {

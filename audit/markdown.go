@@ -29,6 +29,8 @@ func RenderMarkdown(r *Report) []byte {
 		{"Threshold", fmt.Sprintf("%d custodians", r.Session.Threshold)},
 		{"Binary", r.Binary.Version + " (sha256 " + r.Binary.SHA256 + ")"},
 		{"Vault fingerprint", r.VaultFingerprint},
+		{"Roster digest (SHA-256)", r.Roster.Digest},
+		{"Roster signed by", rosterSigners(r)},
 		{"Runbook", r.Runbook.Name + " (sha256 " + r.Runbook.SHA256 + ")"},
 		{"Attestation root", r.AttestationRoot},
 	} {
@@ -90,4 +92,13 @@ func md(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// rosterSigners lists the embedded roster's signatures as "id (serial)".
+func rosterSigners(r *Report) string {
+	var out []string
+	for _, s := range r.Roster.Signatures {
+		out = append(out, fmt.Sprintf("%s (%d)", s.Custodian, s.Serial))
+	}
+	return strings.Join(out, ", ")
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"breakglass/internal/events"
+	"breakglass/vault"
 )
 
 // FormatVersion identifies the report payload format.
@@ -22,19 +24,24 @@ const FormatVersion = "breakglass-report/1"
 // defined order, so MarshalPayload is deterministic. All of it except
 // Custodians is derived from the journal by BuildReport.
 type Report struct {
-	Format           string           `json:"format"`
-	Session          SessionInfo      `json:"session"`
-	Binary           BinaryInfo       `json:"binary"`
-	VaultFingerprint string           `json:"vault_fingerprint"`
-	Runbook          RunbookInfo      `json:"runbook"`
-	AttestationRoot  string           `json:"attestation_root"` // "yubico" or "TEST/non-production: …"
-	Custodians       []Custodian      `json:"custodians"`       // sorted by ID
-	Quorum           []QuorumEvent    `json:"quorum"`           // journal order
-	Timeline         []StepResult     `json:"timeline"`         // journal order
-	Revealed         []RevealedSecret `json:"revealed"`         // journal order; names only
-	MustRotate       []string         `json:"must_rotate"`      // sorted, unique
-	Closeout         []CloseoutAnswer `json:"closeout"`         // order first asked; last answer wins
-	Journal          JournalSection   `json:"journal"`
+	Format           string      `json:"format"`
+	Session          SessionInfo `json:"session"`
+	Binary           BinaryInfo  `json:"binary"`
+	VaultFingerprint string      `json:"vault_fingerprint"`
+	// Roster is the roster the session ran under, as the vault records it
+	// (canonical bytes, custodians' signatures, full digest): what an
+	// auditor checks against the pinned fingerprint. Set by the console
+	// after BuildReport (the journal does not carry it).
+	Roster          vault.RosterRecord `json:"roster"`
+	Runbook         RunbookInfo        `json:"runbook"`
+	AttestationRoot string             `json:"attestation_root"` // "yubico" or "TEST/non-production: …"
+	Custodians      []Custodian        `json:"custodians"`       // sorted by ID
+	Quorum          []QuorumEvent      `json:"quorum"`           // journal order
+	Timeline        []StepResult       `json:"timeline"`         // journal order
+	Revealed        []RevealedSecret   `json:"revealed"`         // journal order; names only
+	MustRotate      []string           `json:"must_rotate"`      // sorted, unique
+	Closeout        []CloseoutAnswer   `json:"closeout"`         // order first asked; last answer wins
+	Journal         JournalSection     `json:"journal"`
 }
 
 // SessionInfo says who ran which session, when, and how it ended.
@@ -147,6 +154,7 @@ func BuildReport(entries []Entry, custodians []Custodian) (*Report, error) {
 	}
 	r := &Report{
 		Format: FormatVersion, Custodians: []Custodian{}, Quorum: []QuorumEvent{},
+		Roster:   vault.RosterRecord{Canonical: []byte{}, Signatures: []vault.Signature{}},
 		Timeline: []StepResult{}, Revealed: []RevealedSecret{}, MustRotate: []string{}, Closeout: []CloseoutAnswer{},
 		Journal: JournalSection{Head: entries[len(entries)-1].Hash, Count: len(entries), Entries: entries},
 	}
@@ -267,31 +275,41 @@ func (r *Report) apply(e Entry) error {
 	return nil
 }
 
-// setCustodians checks that custodians are exactly the quorum's and sorts them.
+// setCustodians checks that custodians are exactly the quorum's keys and
+// sorts them by id, then serial. A custodian who joined with two of their
+// keys (primary and backup, e.g. a reauthorisation with the other key) has
+// one record per key; they still count once (verify counts ids).
 func (r *Report) setCustodians(custodians []Custodian) error {
-	byID := map[string]Custodian{}
+	type idSerial struct {
+		id     string
+		serial uint32
+	}
+	byKey := map[idSerial]Custodian{}
 	for _, c := range custodians {
-		if _, dup := byID[c.ID]; dup {
-			return fmt.Errorf("building report: custodian %q listed twice", c.ID)
+		k := idSerial{c.ID, c.Serial}
+		if _, dup := byKey[k]; dup {
+			return fmt.Errorf("building report: custodian %q with YubiKey %d listed twice", c.ID, c.Serial)
 		}
-		byID[c.ID] = c
+		byKey[k] = c
 	}
-	inQuorum := map[string]bool{}
+	inQuorum := map[idSerial]bool{}
 	for _, q := range r.Quorum {
-		inQuorum[q.Custodian] = true
-		c, ok := byID[q.Custodian]
-		if !ok {
-			return fmt.Errorf("building report: quorum custodian %q (entry %d) has no custodian record", q.Custodian, q.Seq)
-		}
-		if c.Serial != q.Serial {
-			return fmt.Errorf("building report: custodian %q has serial %d, journal entry %d says %d", c.ID, c.Serial, q.Seq, q.Serial)
+		k := idSerial{q.Custodian, q.Serial}
+		inQuorum[k] = true
+		if _, ok := byKey[k]; !ok {
+			return fmt.Errorf("building report: quorum custodian %q with YubiKey %d (entry %d) has no custodian record", q.Custodian, q.Serial, q.Seq)
 		}
 	}
-	if len(byID) != len(inQuorum) {
-		return fmt.Errorf("building report: %d custodian records for %d quorum custodians", len(byID), len(inQuorum))
+	if len(byKey) != len(inQuorum) {
+		return fmt.Errorf("building report: %d custodian records for %d quorum keys", len(byKey), len(inQuorum))
 	}
 	r.Custodians = slices.Clone(custodians)
-	slices.SortFunc(r.Custodians, func(a, b Custodian) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(r.Custodians, func(a, b Custodian) int {
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Serial, b.Serial)
+	})
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"breakglass/internal/attest"
+	"breakglass/vault"
 )
 
 func journalBytes(entries []Entry) []byte {
@@ -33,6 +34,7 @@ func TestTestdata(t *testing.T) {
 		for name, b := range map[string][]byte{
 			"report.jws": f.jws, "journal.jsonl": j, "journal-torn.jsonl": j[:len(j)-40],
 			"report.md": RenderMarkdown(f.report), "report.schema.json": Schema(),
+			"vault.json": mustMarshal(t, f.vault), "vault-fingerprint.txt": []byte(f.vault.Fingerprint() + "\n"),
 		} {
 			if err := WriteFileAtomic(filepath.Join(testdataDir, name), b, 0o644); err != nil {
 				t.Fatal(err)
@@ -43,7 +45,15 @@ func TestTestdata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := VerifyReportFile(jwsPath, VerifyOptions{Trust: loadTrust(t, rootPath), NonProduction: true})
+	vlt, err := vault.Load(filepath.Join(testdataDir, "vault.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := os.ReadFile(filepath.Join(testdataDir, "vault-fingerprint.txt"))
+	if err != nil || strings.TrimSpace(string(fp)) != vlt.Fingerprint() {
+		t.Fatalf("vault-fingerprint.txt is not vault.json's fingerprint (run go test -update): %v", err)
+	}
+	v, err := VerifyReportFile(jwsPath, VerifyOptions{Trust: loadTrust(t, rootPath), NonProduction: true, Pin: Pin{Vault: vlt}})
 	if err != nil {
 		var out strings.Builder
 		v.Print(&out)
@@ -152,6 +162,7 @@ func TestBuildReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	again.Roster = f.vault.RosterRecord()
 	if b, _ := MarshalPayload(again); !bytes.Equal(b, f.payload) {
 		t.Error("payload depends on the order custodians are given in")
 	}
@@ -232,8 +243,16 @@ func TestWriteFileAtomic(t *testing.T) {
 // TestDrillAbortedReauthorised covers a drill that checked a secret, lost
 // its window, was reauthorised by another custodian and then aborted.
 func TestDrillAbortedReauthorised(t *testing.T) {
-	pki := newPKI(t, "Test Attestation Root")
-	a, b, c := pki.custodian(t, "alice", "A", 1), pki.custodian(t, "bob", "B", 2), pki.custodian(t, "carol", "C", 3)
+	pki := testCA(t)
+	raw, keys, err := buildVault(pki, "", 2, []enrolee{{"alice", "A", 1}, {"bob", "B", 2}, {"carol", "C", 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vlt, err := vault.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := keys[1], keys[2], keys[3]
 	j, err := Create(filepath.Join(t.TempDir(), "j.jsonl"), "D-1", nil, Config{Now: newClock().Now})
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +262,7 @@ func TestDrillAbortedReauthorised(t *testing.T) {
 		actor, typ string
 		data       any
 	}{
-		{"breakglass", TypeStation, StationData{BinaryVersion: "v1", VaultFingerprint: "fp", AttestationRoot: "TEST/non-production: Test Attestation Root"}},
+		{"breakglass", TypeStation, StationData{BinaryVersion: "v1", VaultFingerprint: vlt.Fingerprint(), AttestationRoot: pki.rootLabel()}},
 		{"system", TypeStarted, obj{"runbook": obj{"name": "rb", "sha256": "11"}, "threshold": 2, "drill": true}},
 		{"operator", TypeDeclared, obj{"operator": "op", "ticket": "DRILL-1", "what_broke": "nothing: drill"}},
 		{"alice", TypeQuorumCustodian, obj{"id": "alice", "serial": 1}},
@@ -268,13 +287,14 @@ func TestDrillAbortedReauthorised(t *testing.T) {
 	if len(r.MustRotate) != 0 || len(r.Revealed) != 1 || r.Revealed[0].Mode != "check" || len(r.Quorum) != 4 {
 		t.Errorf("must rotate %v revealed %v quorum %v", r.MustRotate, r.Revealed, r.Quorum)
 	}
+	r.Roster = vlt.RosterRecord()
 	p, _ := MarshalPayload(r)
 	signers := []ReportSigner{a.signer(), b.signer(), c.signer()}
 	jws, err := SignReport(p, signers)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := VerifyOptions{Trust: pki.trust, NonProduction: true}
+	opts := VerifyOptions{Trust: pki.trust, NonProduction: true, Pin: Pin{Vault: vlt}}
 	mustVerifyOK(t, jws, opts)
 	// carol joined the quorum, so her signature is required.
 	jws2, _ := SignReport(p, signers[:2])

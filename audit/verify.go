@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -13,35 +12,43 @@ import (
 	"strings"
 
 	"breakglass/internal/attest"
+	"breakglass/vault"
 )
 
-// Roster is what the vault says about its custodians, for VerifyOptions.
-type Roster struct {
-	Threshold int // M of the M-of-N policy
-	Members   []RosterMember
-}
-
-// RosterMember is one enrolled custodian.
-type RosterMember struct {
-	ID         string
-	Serial     uint32
-	SigningKey *ecdsa.PublicKey
+// Pin is the auditor's trust anchor: the roster the signers must be
+// enrolled in. At least one of Fingerprint and Vault is required; a verify
+// without a pin fails its "pinned roster" check and is never OK.
+type Pin struct {
+	// Fingerprint is the pinned roster digest: the card form
+	// ("ABCD-EF12-3456-7890-ABCD", the digest's 10-byte prefix) or the full
+	// 64-hex SHA-256 (see vault.ParsePin). The report's embedded roster must
+	// hash to it.
+	Fingerprint string
+	// Vault is the auditor's copy of the vault. It is verified completely
+	// (vault.VerifyRoster: every roster signature and attestation, and the attested
+	// policy), and the report's embedded roster digest must equal its
+	// digest (and Fingerprint, if also given, must match it).
+	Vault *vault.Vault
 }
 
 // VerifyOptions are the auditor's trust inputs. Nothing is fetched.
 type VerifyOptions struct {
-	// Trust holds the attestation roots every signer's x5c chain is checked
-	// against by internal/attest's one rule. Nil means the Yubico roots
-	// built into the binary; a test trust only when the auditor passed one
-	// explicitly (then NonProduction must be set too).
+	// Trust holds the attestation roots every signer's x5c chain and every
+	// roster key's attestation are checked against by internal/attest's one
+	// rule. Nil means the Yubico roots built into the binary; a test trust
+	// only when the auditor passed one explicitly (then NonProduction must
+	// be set too).
 	Trust *attest.Trust
 	// NonProduction accepts a report whose attestation root is a test root
 	// ("TEST/non-production: …"); the verdict then says NON-PRODUCTION.
 	NonProduction bool
-	// Roster, if given, must enrol every signer (id, serial and key) and
-	// sets the threshold.
-	Roster *Roster
+	// Pin is the roster every signer must be enrolled in; required.
+	Pin Pin
 }
+
+// ErrNoPin is the "pinned roster" check's failure when VerifyOptions.Pin is
+// empty.
+var ErrNoPin = errors.New("no pinned roster: give the vault file or its fingerprint (printed on the custodian card; `breakglass vault inspect VAULT` shows it)")
 
 // Check is one verification step's outcome.
 type Check struct {
@@ -56,7 +63,11 @@ type Verdict struct {
 	Checks        []Check
 	Report        *Report // the decoded payload, nil if it did not decode; untrusted unless OK
 	NonProduction bool    // the report was made with a test attestation root
-	// Warnings are limits of what was checked (not failures), e.g. no roster.
+	// RosterDigest is the pinned roster's full digest (hex SHA-256) when the
+	// pin was checked; "" otherwise.
+	RosterDigest string
+	// Warnings are limits of what was checked that are not failures. No
+	// check is ever downgraded to a warning: an unpinned roster fails.
 	Warnings []string
 }
 
@@ -174,28 +185,34 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 		v.add("drill revealed nothing", err, "no credential was shown")
 	}
 
-	signed := map[string]bool{} // custodian ids with a fully valid signature
+	roster := v.pinRoster(rep, opts)
+	signed := map[string]bool{} // pinned-roster custodian ids with a fully valid signature
 	for i, s := range sigs {
 		if s.err != nil {
 			continue
 		}
-		cusOK := v.add(fmt.Sprintf("custodian %d (%s)", i+1, s.kid), matchCustodian(rep, s, serials[i], attOK[i]),
-			fmt.Sprintf("%s, YubiKey %d, key and certificates as listed in the report", s.kid, serials[i]))
-		if sigOK[i] && attOK[i] && cusOK {
+		cusOK := v.add(fmt.Sprintf("custodian %d (%s)", i+1, s.kid), listedCustodian(rep, s), "a custodian of the report's quorum")
+		detail, rerr := "", errNotPinned
+		if roster != nil {
+			detail, rerr = enrolledSigner(roster, s, serials[i], attOK[i])
+		}
+		rosOK := v.add(fmt.Sprintf("enrolled signer %d (%s)", i+1, s.kid), rerr, detail)
+		if sigOK[i] && attOK[i] && cusOK && rosOK {
 			signed[s.kid] = true
 		}
 	}
-	v.add("distinct custodians", distinctSigners(sigs), "no custodian, serial or key signed twice")
-	if opts.Roster == nil {
-		v.Warnings = append(v.Warnings, "signers were not checked against the vault's roster: any genuine YubiKeys would pass; give the vault to prove these are the enrolled custodians")
-	} else {
-		v.add("roster", checkRoster(rep, sigs, opts.Roster), "every signer is enrolled with this serial and key")
+	lerr := errNotPinned
+	if roster != nil {
+		lerr = checkListed(rep, roster)
 	}
+	v.add("report custodians enrolled", lerr, "every custodian the report lists is enrolled in the pinned roster with that serial, key and attestation")
+	ddetail, derr := distinctSigners(sigs)
+	v.add("distinct custodians", derr, ddetail)
 	need := max(2, rep.Session.Threshold) // the session's own threshold, at least 2
-	if opts.Roster != nil && opts.Roster.Threshold > need {
-		need = opts.Roster.Threshold
+	if roster != nil && roster.Policy.Threshold > need {
+		need = roster.Policy.Threshold
 	}
-	v.add("threshold", checkThreshold(rep, signed, need), fmt.Sprintf("%d distinct custodians signed, %d needed", len(signed), need))
+	v.add("threshold", checkThreshold(rep, signed, need), fmt.Sprintf("%d distinct enrolled custodians signed, %d needed", len(signed), need))
 
 	jerr := Verify(rep.Journal.Entries)
 	v.add("journal hash chain", jerr, fmt.Sprintf("%d entries chained", len(rep.Journal.Entries)))
@@ -258,36 +275,151 @@ func attestSigner(chain []*x509.Certificate, opts VerifyOptions) (uint32, string
 	return r.Serial, fmt.Sprintf("YubiKey %d, chain to %q", r.Serial, r.Root().Subject.CommonName), nil
 }
 
-func matchCustodian(rep *Report, s parsedSig, serial uint32, attested bool) error {
-	i := slices.IndexFunc(rep.Custodians, func(c Custodian) bool { return c.ID == s.kid })
-	if i < 0 {
-		return fmt.Errorf("kid %q is not a custodian listed in the report", s.kid)
+// errNotPinned fails the checks that need the pinned roster when it is
+// missing or did not verify.
+var errNotPinned = errors.New("not checked: no verified pinned roster (see the pinned roster check)")
+
+// pinRoster checks the report's embedded roster against opts.Pin and
+// returns it, verified, or nil (after adding the failed checks).
+func (v *Verdict) pinRoster(rep *Report, opts VerifyOptions) *vault.Roster {
+	vopts := vault.VerifyOptions{Trust: opts.Trust}
+	pin := opts.Pin
+	if pin.Fingerprint == "" && pin.Vault == nil {
+		v.add("pinned roster", ErrNoPin, "")
+		return nil
 	}
-	c := rep.Custodians[i]
-	der, err := x509.MarshalPKIXPublicKey(s.chain[0].PublicKey)
+	var fp string
+	if pin.Fingerprint != "" {
+		var err error
+		if fp, err = vault.ParsePin(pin.Fingerprint); err != nil {
+			v.add("pinned roster", err, "")
+			return nil
+		}
+	}
+	vaultOK := true
+	if pin.Vault != nil {
+		err := pin.Vault.VerifyRoster(vopts)
+		if err == nil && fp != "" && !vault.PinMatches(pin.Vault.RosterDigestHex(), fp) {
+			err = fmt.Errorf("the vault file's roster is %s, not the pinned fingerprint %s: this is not the pinned vault",
+				pin.Vault.ComputeFingerprint(), pin.Fingerprint)
+		}
+		vaultOK = v.add("pinned vault", err, fmt.Sprintf("vault %s: every roster signature and key attestation verified by vault.VerifyRoster", pin.Vault.ComputeFingerprint()))
+	}
+	r, err := vault.VerifyRosterRecord(rep.Roster, vopts)
+	detail := ""
+	if err == nil {
+		detail = fmt.Sprintf("%d custodians, threshold %d; every roster signature and key attestation verified by vault.VerifyRoster", len(r.Custodians), r.Policy.Threshold)
+	}
+	recOK := v.add("embedded roster", err, detail)
+	got := rep.Roster.Digest
+	var perr error
 	switch {
-	case err != nil || base64.StdEncoding.EncodeToString(der) != c.SigningKey:
-		return fmt.Errorf("the signing key is not custodian %q's listed key", c.ID)
-	case !slices.Equal(c.Attestation, s.x5c):
-		return fmt.Errorf("the x5c certificates differ from custodian %q's listed attestation", c.ID)
-	case attested && serial != c.Serial:
-		return fmt.Errorf("the key is on YubiKey %d, custodian %q is listed with %d", serial, c.ID, c.Serial)
-	case !attested:
-		return errors.New("serial unknown: attestation failed")
+	case pin.Vault != nil && got != pin.Vault.RosterDigestHex():
+		perr = fmt.Errorf("the report was signed under roster %s, the given vault's roster is %s: the report is for another vault or its roster was changed",
+			orUnknown(vault.FingerprintOfDigest(got)), pin.Vault.ComputeFingerprint())
+	case fp != "" && !vault.PinMatches(got, fp):
+		perr = fmt.Errorf("the report was signed under roster %s, the pinned fingerprint is %s: the report is for another vault or its roster was changed",
+			orUnknown(vault.FingerprintOfDigest(got)), pin.Fingerprint)
+	case rep.VaultFingerprint != vault.FingerprintOfDigest(got):
+		perr = fmt.Errorf("the journal records vault %q but the embedded roster is %s", rep.VaultFingerprint, orUnknown(vault.FingerprintOfDigest(got)))
+	}
+	if !v.add("pinned roster", perr, "roster digest "+got+" is the pinned one") || !vaultOK || !recOK {
+		return nil
+	}
+	v.RosterDigest = got
+	return r
+}
+
+func orUnknown(fp string) string {
+	if fp == "" {
+		return "(not a roster digest)"
+	}
+	return fp
+}
+
+// listedCustodian checks that the signature's kid is a custodian the
+// report lists (one of its quorum). Which key signed is the pinned
+// roster's business (enrolledSigner): a custodian may sign with any of
+// their enrolled keys.
+func listedCustodian(rep *Report, s parsedSig) error {
+	if !slices.ContainsFunc(rep.Custodians, func(c Custodian) bool { return c.ID == s.kid }) {
+		return fmt.Errorf("kid %q is not a custodian listed in the report", s.kid)
 	}
 	return nil
 }
 
-func distinctSigners(sigs []parsedSig) error {
+// enrolledSigner checks one signature against the pinned roster: kid is a
+// roster custodian, the x5c[0] key is the signing key of one of that
+// custodian's enrolled keys (primary or backup), and the attested serial is
+// that key's serial.
+func enrolledSigner(r *vault.Roster, s parsedSig, serial uint32, attested bool) (string, error) {
+	i := slices.IndexFunc(r.Custodians, func(c vault.Custodian) bool { return c.ID == s.kid })
+	if i < 0 {
+		return "", fmt.Errorf("kid %q is not a custodian of the pinned roster", s.kid)
+	}
+	c := r.Custodians[i]
+	for _, k := range c.Keys {
+		pub, err := x509.ParsePKIXPublicKey(k.Sign.PublicKey)
+		if err != nil || !attest.SamePublicKey(pub, s.chain[0].PublicKey) {
+			continue
+		}
+		switch {
+		case !attested:
+			return "", errors.New("serial unknown: attestation failed")
+		case serial != k.Serial:
+			return "", fmt.Errorf("the key is %s's enrolled %s signing key of YubiKey %d, but the attestation says YubiKey %d", c.ID, k.Role, k.Serial, serial)
+		}
+		return fmt.Sprintf("%s's enrolled %s key, YubiKey %d", c.ID, k.Role, k.Serial), nil
+	}
+	return "", fmt.Errorf("the signing key is none of custodian %q's enrolled signing keys", c.ID)
+}
+
+// checkListed checks every custodian the report lists against the pinned
+// roster: id, name, and serial, signing key and attestation of one of
+// their enrolled keys.
+func checkListed(rep *Report, r *vault.Roster) error {
+	var errs []error
+	for _, lc := range rep.Custodians {
+		i := slices.IndexFunc(r.Custodians, func(c vault.Custodian) bool { return c.ID == lc.ID })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("%q is not on the pinned roster", lc.ID))
+			continue
+		}
+		c := r.Custodians[i]
+		k := slices.IndexFunc(c.Keys, func(k vault.Key) bool { return k.Serial == lc.Serial })
+		switch {
+		case c.Name != lc.Name:
+			errs = append(errs, fmt.Errorf("%q is enrolled as %q, the report says %q", c.ID, c.Name, lc.Name))
+		case k < 0:
+			errs = append(errs, fmt.Errorf("YubiKey %d is not one of %q's enrolled keys", lc.Serial, c.ID))
+		case base64.StdEncoding.EncodeToString(c.Keys[k].Sign.PublicKey) != lc.SigningKey:
+			errs = append(errs, fmt.Errorf("%q's signing key for YubiKey %d differs from the roster", c.ID, lc.Serial))
+		case len(lc.Attestation) < 2 || lc.Attestation[0] != base64.StdEncoding.EncodeToString(c.Keys[k].Sign.Attestation.Slot) ||
+			lc.Attestation[1] != base64.StdEncoding.EncodeToString(c.Keys[k].Sign.Attestation.Device):
+			errs = append(errs, fmt.Errorf("%q's attestation for YubiKey %d differs from the roster", c.ID, lc.Serial))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// distinctSigners refuses the same key or YubiKey signing twice (a copied
+// signature) and reports a custodian who signed with two of their keys:
+// that is allowed and counts once.
+func distinctSigners(sigs []parsedSig) (string, error) {
 	seen := map[string]int{}
-	var dups []string
+	perKid := map[string]int{}
+	var dups, twice []string
 	for i, s := range sigs {
 		if s.err != nil {
 			continue
 		}
-		keys := []string{"custodian " + s.kid, "key " + s.x5c[0]}
+		perKid[s.kid]++
+		if perKid[s.kid] == 2 {
+			twice = append(twice, s.kid)
+		}
+		keys := []string{"key " + s.x5c[0]}
 		if x, err := attest.ParseExtensions(s.chain[0]); err == nil && x.HasSerial {
-			keys = append(keys, fmt.Sprintf("YubiKey serial %d", x.Serial))
+			keys = append(keys, fmt.Sprintf("YubiKey %d", x.Serial))
 		}
 		for _, k := range keys {
 			if j, ok := seen[k]; ok {
@@ -297,32 +429,12 @@ func distinctSigners(sigs []parsedSig) error {
 		}
 	}
 	if len(dups) > 0 {
-		return fmt.Errorf("one custodian counts once: %s", strings.Join(dups, "; "))
+		return "", fmt.Errorf("one key signs once: %s", strings.Join(dups, "; "))
 	}
-	return nil
-}
-
-func checkRoster(rep *Report, sigs []parsedSig, r *Roster) error {
-	var errs []error
-	for i, s := range sigs {
-		if s.err != nil {
-			continue
-		}
-		k := slices.IndexFunc(r.Members, func(m RosterMember) bool { return m.ID == s.kid })
-		if k < 0 {
-			errs = append(errs, fmt.Errorf("signature %d: %q is not enrolled", i+1, s.kid))
-			continue
-		}
-		m := r.Members[k]
-		if m.SigningKey == nil || !m.SigningKey.Equal(s.chain[0].PublicKey) {
-			errs = append(errs, fmt.Errorf("signature %d: key is not %q's enrolled signing key", i+1, s.kid))
-		}
-		c := slices.IndexFunc(rep.Custodians, func(c Custodian) bool { return c.ID == s.kid })
-		if c >= 0 && rep.Custodians[c].Serial != m.Serial {
-			errs = append(errs, fmt.Errorf("signature %d: %q is enrolled with YubiKey %d, report says %d", i+1, s.kid, m.Serial, rep.Custodians[c].Serial))
-		}
+	if len(twice) > 0 {
+		return fmt.Sprintf("no key or YubiKey signed twice; %s signed with more than one of their keys and count once", strings.Join(twice, ", ")), nil
 	}
-	return errors.Join(errs...)
+	return "no custodian, serial or key signed twice", nil
 }
 
 func checkThreshold(rep *Report, signed map[string]bool, need int) error {
@@ -397,11 +509,75 @@ func (v *Verdict) Print(w io.Writer) error {
 	}
 	if v.OK() {
 		r := v.Report
-		fmt.Fprintf(&b, "%sREPORT VERIFIED OK: session %s (%s), %d custodians signed, journal %d entries, head %s\n",
-			prefix, r.Session.ID, r.Session.Mode, len(r.Custodians), r.Journal.Count, shortHash(r.Journal.Head))
+		fmt.Fprintf(&b, "%sREPORT VERIFIED OK: session %s (%s), %d custodians signed, journal %d entries, head %s, pinned vault %s\n",
+			prefix, r.Session.ID, r.Session.Mode, len(r.Custodians), r.Journal.Count, shortHash(r.Journal.Head), vault.FingerprintOfDigest(v.RosterDigest))
 	} else {
 		fmt.Fprintf(&b, "%sREPORT NOT VERIFIED: %d of %d checks failed; do not trust this report\n", prefix, len(v.Failed()), len(v.Checks))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// VerdictFormat identifies the JSON encoding of a Verdict.
+const VerdictFormat = "breakglass-verify/1"
+
+// verdictJSON is the JSON contract of a Verdict (breakglass verify --json).
+type verdictJSON struct {
+	Format        string       `json:"format"`         // VerdictFormat
+	OK            bool         `json:"ok"`             // every check passed
+	Verdict       string       `json:"verdict"`        // "verified" or "not verified"
+	NonProduction bool         `json:"non_production"` // made with a TEST attestation root
+	RosterDigest  string       `json:"roster_digest"`  // the pinned roster's SHA-256 hex, "" unless the pin held
+	Fingerprint   string       `json:"vault_fingerprint"`
+	Session       *sessionJSON `json:"session"` // from the report; null if it did not decode; untrusted unless ok
+	Checks        []checkJSON  `json:"checks"`
+	Failed        []string     `json:"failed"` // names of the failed checks
+	Warnings      []string     `json:"warnings"`
+}
+
+type sessionJSON struct {
+	ID         string   `json:"id"`
+	Mode       string   `json:"mode"`
+	Outcome    string   `json:"outcome"`
+	Custodians []string `json:"custodians"`
+	MustRotate []string `json:"must_rotate"`
+}
+
+type checkJSON struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// MarshalJSON encodes the verdict as one object: format, ok, verdict,
+// non_production, roster_digest, vault_fingerprint, session (id, mode,
+// outcome, custodians, must_rotate), checks [{name, ok, detail}] in the
+// order of Print, failed and warnings.
+func (v *Verdict) MarshalJSON() ([]byte, error) {
+	out := verdictJSON{Format: VerdictFormat, OK: v.OK(), Verdict: "not verified", NonProduction: v.NonProduction,
+		RosterDigest: v.RosterDigest, Fingerprint: vault.FingerprintOfDigest(v.RosterDigest),
+		Checks: []checkJSON{}, Failed: []string{}, Warnings: slices.Clone(v.Warnings)}
+	if out.OK {
+		out.Verdict = "verified"
+	}
+	if out.Warnings == nil {
+		out.Warnings = []string{}
+	}
+	for _, c := range v.Checks {
+		out.Checks = append(out.Checks, checkJSON(c))
+		if !c.OK {
+			out.Failed = append(out.Failed, c.Name)
+		}
+	}
+	if r := v.Report; r != nil {
+		s := &sessionJSON{ID: r.Session.ID, Mode: r.Session.Mode, Outcome: r.Session.Outcome, Custodians: []string{}, MustRotate: slices.Clone(r.MustRotate)}
+		for _, c := range r.Custodians {
+			s.Custodians = append(s.Custodians, c.ID)
+		}
+		if s.MustRotate == nil {
+			s.MustRotate = []string{}
+		}
+		out.Session = s
+	}
+	return json.Marshal(out)
 }

@@ -2,10 +2,7 @@ package audit
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -32,7 +29,7 @@ func mustVerifyOK(t *testing.T, jws []byte, opts VerifyOptions) *Verdict {
 
 // mustFail asserts verification fails and that a failed check's name starts
 // with one of the prefixes; it returns the failures for the message.
-func mustFail(t *testing.T, what string, jws []byte, opts VerifyOptions, prefixes ...string) {
+func mustFail(t *testing.T, what string, jws []byte, opts VerifyOptions, prefixes ...string) *Verdict {
 	t.Helper()
 	v, err := VerifyReport(jws, opts)
 	if err == nil || v.OK() || !errors.Is(err, ErrVerificationFailed) {
@@ -44,11 +41,12 @@ func mustFail(t *testing.T, what string, jws []byte, opts VerifyOptions, prefixe
 		}
 		for _, p := range prefixes {
 			if strings.HasPrefix(c.Name, p) {
-				return
+				return v
 			}
 		}
 	}
 	t.Fatalf("%s: failed checks %v, want one named %q", what, v.Failed(), prefixes)
+	return v
 }
 
 func TestVerifyOK(t *testing.T) {
@@ -88,13 +86,18 @@ func TestStandardJOSE(t *testing.T) {
 		t.Fatalf("%d signatures", len(obj.Signatures))
 	}
 	for i, sig := range obj.Signatures {
-		chains, err := sig.Protected.Certificates(x509.VerifyOptions{Roots: f.pki.rootPool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-		if err != nil {
-			t.Fatalf("signature %d: x5c: %v", i, err)
+		// YubiKey device (f9) certificates are not CAs to x509.Verify; the
+		// chain is checked link by link, as the auditor example does.
+		slot, dev := f.custodians[i].chain[0], f.custodians[i].chain[1]
+		if err := f.pki.root.CheckSignature(dev.SignatureAlgorithm, dev.RawTBSCertificate, dev.Signature); err != nil {
+			t.Fatalf("signature %d: device certificate: %v", i, err)
+		}
+		if err := dev.CheckSignature(slot.SignatureAlgorithm, slot.RawTBSCertificate, slot.Signature); err != nil {
+			t.Fatalf("signature %d: slot certificate: %v", i, err)
 		}
 		one := *obj
 		one.Signatures = []jose.Signature{sig}
-		payload, err := one.Verify(chains[0][0].PublicKey)
+		payload, err := one.Verify(slot.PublicKey)
 		if err != nil || !bytes.Equal(payload, f.payload) {
 			t.Fatalf("signature %d (%s): %v", i, sig.Protected.KeyID, err)
 		}
@@ -140,7 +143,8 @@ func TestTamperJWSBytes(t *testing.T) {
 		step       int
 		wantChecks []string
 	}
-	regions := []region{{"payload", g.Payload, sampleStep(13), []string{"signature 1 ", "JWS structure"}}}
+	// The payload is sampled at about 400 places (it embeds the roster's certificates).
+	regions := []region{{"payload", g.Payload, max(sampleStep(13), len(g.Payload)/400), []string{"signature 1 ", "JWS structure"}}}
 	for i, s := range g.Signatures {
 		n := fmt.Sprintf("signature %d ", i+1)
 		regions = append(regions,
@@ -172,8 +176,9 @@ func TestTamperJWSBytes(t *testing.T) {
 func TestTamperPayloadBytes(t *testing.T) {
 	f := newFixture(t)
 	hs, he := byteRange(t, f.payload, f.report.Journal.Head)
+	step := max(sampleStep(5), len(f.payload)/800)
 	for pos := 0; pos < len(f.payload); pos++ {
-		if pos%sampleStep(5) != 0 && (pos < hs || pos >= he) {
+		if pos%step != 0 && (pos < hs || pos >= he) {
 			continue
 		}
 		p := bytes.Clone(f.payload)
@@ -313,38 +318,6 @@ func TestSameCustodianTwice(t *testing.T) {
 	mustFail(t, "alice alone", a1, f.opts(), "threshold")
 }
 
-func TestVerifyRoster(t *testing.T) {
-	f := newFixture(t)
-	member := func(c *testCustodian) RosterMember {
-		return RosterMember{ID: c.id, Serial: c.serial, SigningKey: &c.key.PublicKey}
-	}
-	alice, bob := member(f.custodians[0]), member(f.custodians[1])
-	withRoster := func(r *Roster) VerifyOptions { o := f.opts(); o.Roster = r; return o }
-	if v := mustVerifyOK(t, f.jws, withRoster(&Roster{Threshold: 2, Members: []RosterMember{alice, bob}})); len(v.Warnings) != 0 {
-		t.Errorf("warnings with a roster: %v", v.Warnings)
-	}
-	if v := mustVerifyOK(t, f.jws, f.opts()); len(v.Warnings) != 1 {
-		t.Errorf("no warning without a roster: %v", v.Warnings)
-	}
-	other := f.pki.custodian(t, "carol", "Carol", 3)
-	wrongKey := bob
-	wrongKey.SigningKey = &other.key.PublicKey
-	wrongSerial := bob
-	wrongSerial.Serial = 99
-	for _, tc := range []struct {
-		name   string
-		roster *Roster
-		check  string
-	}{
-		{"threshold 3", &Roster{Threshold: 3, Members: []RosterMember{alice, bob, member(other)}}, "threshold"},
-		{"bob not enrolled", &Roster{Threshold: 2, Members: []RosterMember{alice}}, "roster"},
-		{"bob's key differs", &Roster{Threshold: 2, Members: []RosterMember{alice, wrongKey}}, "roster"},
-		{"bob's serial differs", &Roster{Threshold: 2, Members: []RosterMember{alice, wrongSerial}}, "roster"},
-	} {
-		t.Run(tc.name, func(t *testing.T) { mustFail(t, tc.name, f.jws, withRoster(tc.roster), tc.check) })
-	}
-}
-
 func TestVerifyAttestation(t *testing.T) {
 	f := newFixture(t)
 	other := newPKI(t, "Another Root")
@@ -375,7 +348,7 @@ func TestTamperCertificates(t *testing.T) {
 			der[pos] ^= 0x01
 			x5c := []string{base64.StdEncoding.EncodeToString(alice.chain[0].Raw), base64.StdEncoding.EncodeToString(alice.chain[1].Raw)}
 			x5c[ci] = base64.StdEncoding.EncodeToString(der)
-			sig := signHeader(t, f.payload, alice.key, protectedHeader{Alg: "ES256", Kid: "alice", X5c: x5c})
+			sig := signHeader(t, f.payload, alice, protectedHeader{Alg: "ES256", Kid: "alice", X5c: x5c})
 			var g jwsGeneral
 			json.Unmarshal(f.jws, &g)
 			g.Signatures[0] = sig
@@ -386,12 +359,12 @@ func TestTamperCertificates(t *testing.T) {
 }
 
 // signHeader makes one JWS signature by hand, as a custodian's key would.
-func signHeader(t *testing.T, payload []byte, key *ecdsa.PrivateKey, h protectedHeader) jwsSignature {
+func signHeader(t *testing.T, payload []byte, c *testCustodian, h protectedHeader) jwsSignature {
 	t.Helper()
 	hb, _ := json.Marshal(h)
 	prot := base64.RawURLEncoding.EncodeToString(hb)
 	digest := sha256.Sum256([]byte(prot + "." + base64.RawURLEncoding.EncodeToString(payload)))
-	der, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	der, err := c.signDigest(digest[:])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,8 @@ func reportSigner(cu vault.Custodian, key vault.Key) (audit.ReportSigner, error)
 }
 
 // buildPayloadLocked derives the report from the journal so far and the
-// roster entries of the custodians who took part.
+// roster entries of the custodians who took part, and embeds the vault's
+// roster record.
 func (s *Service) buildPayloadLocked() ([]byte, error) {
 	var custodians []audit.Custodian
 	seen := map[uint32]bool{}
@@ -143,6 +144,9 @@ func (s *Service) buildPayloadLocked() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The roster the session ran under, exactly as the custodians signed
+	// it: what an auditor checks against the pinned fingerprint.
+	r.Roster = s.vault.RosterRecord()
 	return audit.MarshalPayload(r)
 }
 

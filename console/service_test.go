@@ -197,17 +197,7 @@ func (f *journeyFixture) auditorOptions(t *testing.T) audit.VerifyOptions {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &audit.Roster{Threshold: vlt.Roster.Policy.Threshold}
-	for _, cu := range vlt.Roster.Custodians {
-		for _, k := range cu.Keys {
-			pub, _, err := signingMaterial(k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Members = append(r.Members, audit.RosterMember{ID: cu.ID, Serial: k.Serial, SigningKey: pub})
-		}
-	}
-	opts.Roster = r
+	opts.Pin = audit.Pin{Vault: vlt, Fingerprint: vlt.Fingerprint()}
 	return opts
 }
 

@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"crypto/ecdsa"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -225,23 +223,12 @@ func (l *Ledger) vaultByFingerprint(fp string) (*pinned, error) {
 }
 
 // reportOptions is the one place that turns a pinned vault into audit's
-// verification options (the roster every signer must be enrolled in, the
-// threshold). When audit's verify takes the vault as its trust anchor, this
-// is what changes.
+// verification options: the vault is audit's pin (verified completely,
+// and the report's embedded roster digest must equal its digest, which is
+// also the fingerprint the ledger pinned).
 func (l *Ledger) reportOptions(v *vault.Vault) (audit.VerifyOptions, error) {
 	opts := l.cfg.Trust.Report
-	r := &audit.Roster{Threshold: v.Roster.Policy.Threshold}
-	for _, c := range v.Roster.Custodians {
-		for _, k := range c.Keys {
-			pk, err := x509.ParsePKIXPublicKey(k.Sign.PublicKey)
-			pub, ok := pk.(*ecdsa.PublicKey)
-			if err != nil || !ok {
-				return opts, fmt.Errorf("vault %s: custodian %s, key %d: the signing key is not P-256", v.Fingerprint(), c.ID, k.Serial)
-			}
-			r.Members = append(r.Members, audit.RosterMember{ID: c.ID, Serial: k.Serial, SigningKey: pub})
-		}
-	}
-	opts.Roster = r
+	opts.Pin = audit.Pin{Vault: v, Fingerprint: v.Fingerprint()}
 	return opts, nil
 }
 

@@ -52,7 +52,7 @@ func TestVerifyPrintsKidInert(t *testing.T) {
 	if err := os.WriteFile(path, forged, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := breakglass(t, "", "verify", "--attestation-root", "../../testdata/audit/root.pem", path)
+	code, stdout, stderr := breakglass(t, "", "verify", "--attestation-root", "../../testdata/audit/root.pem", "--vault", "../../testdata/audit/vault.json", path)
 	if code == 0 {
 		t.Errorf("forged report verified:\n%s", stdout)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,44 +15,62 @@ import (
 func init() {
 	register(command{
 		name:    "verify",
-		summary: "verify a signed session report offline: signatures, attestation, roster, hash chain",
+		summary: "verify a signed session report offline against a pinned vault: signatures, attestation, roster, hash chain",
 		run:     runVerify,
 	})
 }
 
 // verifyOptions are the flags of "breakglass verify".
 type verifyOptions struct {
-	Report          string
-	Vault           string // optional: the roster every signer must be enrolled in
-	AttestationRoot string // optional: a TEST root; the verdict then says NON-PRODUCTION
+	Report           string
+	Vault            string // the auditor's copy of the vault: verified completely, must be the report's
+	VaultFingerprint string // the pinned roster digest: card form or 64 hex
+	AttestationRoot  string // optional: a TEST root; the verdict then says NON-PRODUCTION
+	JSON             bool   // one JSON object on stdout instead of the ✓/✗ lines
 }
 
-const verifyUsage = `Usage: breakglass verify REPORT [--vault FILE] [--attestation-root PEM]
+const verifyUsage = `Usage: breakglass verify REPORT (--vault FILE | --vault-fingerprint FP) [--attestation-root PEM] [--json]
 
-Checks a signed session report offline, with no YubiKey and no network:
-every custodian's ES256 signature, each signing key's attestation chain to
-the Yubico PIV roots (built in), distinct custodians and serials, the
-threshold, the journal's hash chain and head, and that the report says
-exactly what its journal says. Prints each check with ✓ or ✗ and one verdict
-line; exits 0 only if every check passed.
+Checks a signed session report offline, with no YubiKey and no network,
+against a roster YOU pin: every custodian's ES256 signature, each signing
+key's attestation chain to the Yubico PIV roots (built in), the roster the
+report embeds (its digest, every roster signature and key attestation),
+that every signer is enrolled in that roster (any of their keys, primary or
+backup; a custodian counts once), the threshold, the journal's hash chain
+and head, and that the report says exactly what its journal says. Prints
+each check with ✓ or ✗ and one verdict line; exits 0 only if every check
+passed, 1 if any failed, 2 if the command line is wrong.
 
---vault also checks every signer against the vault's custodian roster (id,
-serial, signing key) and its threshold — do this: without it, any genuine
-YubiKeys would pass. --attestation-root trusts a TEST root instead of
-Yubico's; the verdict then says NON-PRODUCTION.
+A pin is required; there is no unpinned mode:
+  --vault-fingerprint FP  the vault fingerprint printed on the custodian card
+                          (ABCD-EF12-3456-7890-ABCD) or the full 64-hex roster
+                          digest ('breakglass vault inspect VAULT' shows both)
+  --vault FILE            your copy of the vault: its roster is verified
+                          completely and must be the report's; with
+                          --vault-fingerprint too, it must match that as well
+--attestation-root trusts a TEST root instead of Yubico's; the verdict then
+says NON-PRODUCTION. --json prints the same checks as one JSON object:
+{"format":"breakglass-verify/1","ok":…,"verdict":…,"non_production":…,
+"roster_digest":…,"vault_fingerprint":…,"session":…,"checks":[{"name","ok","detail"}],"failed":[…]}.
 
 Examples:
-  breakglass verify --vault vault.json breakglass-report-20261123T030112Z-1a2b3c.jws.json
+  breakglass verify --vault-fingerprint 3F2A-91C4-0B7E-55D1-A8E0 breakglass-report-20261123T030112Z-1a2b3c.jws.json
+  breakglass verify --vault vault.json --vault-fingerprint 3F2A-91C4-0B7E-55D1-A8E0 report.jws.json
   breakglass verify --attestation-root testdata/attestation-root.pem --vault build/demo/vault.json build/demo/export/*.jws.json
 `
+
+// errNoPin is the refusal without --vault or --vault-fingerprint.
+var errNoPin = errors.New("no pinned vault: give --vault-fingerprint FP (the fingerprint on the custodian card, or `breakglass vault inspect VAULT`) or --vault FILE; without a pin any genuine YubiKeys would pass")
 
 func runVerify(ctx context.Context, e *env, args []string) int {
 	var o verifyOptions
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { fmt.Fprint(e.stderr, verifyUsage) }
-	fs.StringVar(&o.Vault, "vault", "", "check signers against this vault's roster")
+	fs.StringVar(&o.Vault, "vault", "", "the vault `FILE` whose roster the signers must be enrolled in")
+	fs.StringVar(&o.VaultFingerprint, "vault-fingerprint", "", "the pinned vault fingerprint `FP` (custodian card) or 64-hex roster digest")
 	fs.StringVar(&o.AttestationRoot, "attestation-root", "", "TEST attestation root `PEM` (non-production)")
+	fs.BoolVar(&o.JSON, "json", false, "print the checks as one JSON object")
 	pos, err := parseAnyOrder(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -73,7 +92,13 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	printTestRootWarning(e.stderr, o.AttestationRoot != "", o.AttestationRoot)
 	v, err := audit.VerifyReportFile(o.Report, opts)
 	if v != nil {
-		if perr := inertVerdict(v).Print(e.stdout); perr != nil {
+		var perr error
+		if o.JSON {
+			perr = writeVerdictJSON(e, v)
+		} else {
+			perr = inertVerdict(v).Print(e.stdout)
+		}
+		if perr != nil {
 			printf(e.stderr, "breakglass verify: %v\n", perr)
 			return 1
 		}
@@ -87,10 +112,30 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-// options turns the flags into audit.VerifyOptions. The attestation check is
-// internal/attest's (Yubico roots built in, or only the given test root).
+func writeVerdictJSON(e *env, v *audit.Verdict) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(append(b, '\n'))
+	return err
+}
+
+// options turns the flags into audit.VerifyOptions: the pin (required) and
+// the attestation trust (internal/attest: Yubico roots built in, or only
+// the given test root). Every flag problem is found here, before any
+// verification.
 func (o *verifyOptions) options() (audit.VerifyOptions, error) {
 	var opts audit.VerifyOptions
+	if o.Vault == "" && o.VaultFingerprint == "" {
+		return opts, errNoPin
+	}
+	if o.VaultFingerprint != "" {
+		if _, err := vault.ParsePin(o.VaultFingerprint); err != nil {
+			return opts, fmt.Errorf("--vault-fingerprint: %w", err)
+		}
+		opts.Pin.Fingerprint = o.VaultFingerprint
+	}
 	if o.AttestationRoot != "" {
 		trust, err := attest.LoadTestTrust(o.AttestationRoot)
 		if err != nil {
@@ -101,19 +146,9 @@ func (o *verifyOptions) options() (audit.VerifyOptions, error) {
 	if o.Vault != "" {
 		v, err := vault.Load(o.Vault)
 		if err != nil {
-			return opts, err
+			return opts, fmt.Errorf("%w; give the vault file the report was made with, or only --vault-fingerprint", err)
 		}
-		r := &audit.Roster{Threshold: v.Roster.Policy.Threshold}
-		for _, cu := range v.Roster.Custodians {
-			for _, k := range cu.Keys {
-				pub, _, err := audit.SigningMaterial(k.Sign.PublicKey, k.Sign.Attestation.Slot, k.Sign.Attestation.Device)
-				if err != nil {
-					return opts, fmt.Errorf("vault %s: custodian %s, key %d: signing key: %w", o.Vault, cu.ID, k.Serial, err)
-				}
-				r.Members = append(r.Members, audit.RosterMember{ID: cu.ID, Serial: k.Serial, SigningKey: pub})
-			}
-		}
-		opts.Roster = r
+		opts.Pin.Vault = v
 	}
 	return opts, nil
 }

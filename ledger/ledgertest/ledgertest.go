@@ -209,6 +209,7 @@ func (w *World) Report(dir string, tv *Vault, s Session) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.Roster = tv.V.RosterRecord() // as the console embeds it
 	payload, err := audit.MarshalPayload(rep)
 	if err != nil {
 		return nil, err
