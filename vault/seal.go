@@ -12,9 +12,9 @@ import (
 	"fmt"
 	"hash"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
-	"slices"
 	"unicode/utf8"
 
 	"filippo.io/age"
