@@ -127,6 +127,9 @@ func (p *secretsPanel) view(name string, focused bool, width int) string {
 		return mark + st.Pass.Render("✓ ") + name + "  decrypts and parses (drill: not shown)"
 	}
 	head := fmt.Sprintf("%s[SHOWN] %s · hides in %s", mark, name, fmtDur(left))
+	if s.s.SealedBy != "" {
+		head += fmt.Sprintf("\n    sealed by %s on %s, version %d", s.s.SealedBy, s.s.SealedAt.UTC().Format("2006-01-02 15:04 UTC"), s.s.Version)
+	}
 	switch {
 	case s.s.Kind == TOTPSeed && s.s.TOTP != nil:
 		per := s.s.TOTP.Period()
