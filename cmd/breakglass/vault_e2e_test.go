@@ -104,6 +104,10 @@ func TestVaultE2E(t *testing.T) {
 	expect("inspect", code, out, 0, "2 of 3 custodians", "✓ every custodian signed", "aws-root-password", "aws-root-totp", "aws-root-recovery-codes")
 
 	const rotated = "Rotated-Demo-Pa55word#2"
+	preRotation, err := os.ReadFile(vaultPath) // what vault.json.prev holds right after the rotation
+	if err != nil {
+		t.Fatal(err)
+	}
 	code, out = bg(rotated+"\n", append([]string{"seal", "--vault", vaultPath, "--name", "aws-root-password", "--kind", "password", "--serial", "10000002", "--attestation-root", root}, pins(10000002)...)...)
 	expect("rotate", code, out, 0, "Rotated aws-root-password (password)", "sealed by Bob Example on ", ", version 2")
 
@@ -124,7 +128,7 @@ func TestVaultE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev, err := vault.Load(vaultPath + ".prev")
+	prev, err := vault.Parse(preRotation)
 	if err != nil {
 		t.Fatal(err)
 	}
