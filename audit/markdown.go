@@ -52,9 +52,9 @@ func RenderMarkdown(r *Report) []byte {
 	if len(r.Revealed) == 0 {
 		p("None.\n")
 	} else {
-		p("| # | time | name | step | mode | sealed at |\n|---|---|---|---|---|---|\n")
+		p("| # | time | name | step | mode | sealed at | version | sealed by | seal record |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, s := range r.Revealed {
-			p("| %d | %s | %s | %s | %s | %s |\n", s.Seq, s.Time, md(s.Name), md(s.Step), md(s.Mode), md(s.SealedAt))
+			p("| %d | %s | %s | %s | %s | %s | %d | %s | %s |\n", s.Seq, s.Time, md(s.Name), md(s.Step), md(s.Mode), md(s.SealedAt), s.Version, md(s.SealedBy), md(s.SealRecord))
 		}
 	}
 	p("\n## Must rotate\n\n")

@@ -148,7 +148,7 @@ func TestForgedReportDoctoredVault(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := ParsePayload(f.payload)
 			cut(r)
-			entries, err := rechain(r.Journal.Entries)
+			entries, err := rechainEntries(r.Journal.Entries)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,9 +247,9 @@ func spki(t *testing.T, c *testCustodian) []byte {
 	return der
 }
 
-// rechain renumbers entries and recomputes their hash chain, as an
+// rechainEntries renumbers entries and recomputes their hash chain, as an
 // attacker who cut entries out of a journal would.
-func rechain(in []Entry) ([]Entry, error) {
+func rechainEntries(in []Entry) ([]Entry, error) {
 	out := slices.Clone(in)
 	for i := range out {
 		out[i].Seq = in[0].Seq + uint64(i)

@@ -127,6 +127,13 @@ type RevealedSecret struct {
 	Step     string `json:"step"`
 	Mode     string `json:"mode"`
 	SealedAt string `json:"sealed_at"` // the sealed version, when recorded
+	// Version, SealRecord and SealedBy identify the attributed seal record
+	// revealed (vault.VerifySeal): a later report showing a lower version or
+	// another record for the same version is a rollback (ledger).
+	// Omitted when not recorded (reports older than seal records).
+	Version    int    `json:"version,omitempty"`
+	SealRecord string `json:"seal_record,omitempty"`
+	SealedBy   string `json:"sealed_by,omitempty"`
 }
 
 // CloseoutAnswer is the final answer to one close-out question.
@@ -240,7 +247,7 @@ func (r *Report) apply(e Entry) error {
 				r.MustRotate = append(r.MustRotate, d.Name)
 			}
 		}
-		r.Revealed = append(r.Revealed, RevealedSecret{e.Seq, e.Time, d.Name, d.Step, mode, d.SealedAt})
+		r.Revealed = append(r.Revealed, RevealedSecret{e.Seq, e.Time, d.Name, d.Step, mode, d.SealedAt, d.Version, d.SealRecord, d.SealedBy})
 	case strings.HasPrefix(e.Type, events.StepPrefix) && e.Type != TypeStepCheck:
 		var d events.StepEvent
 		if err := decodeData(e, &d); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/awnumar/memguard"
 
+	"breakglass/internal/inert"
 	"breakglass/runbook/session"
 	"breakglass/ui"
 	"breakglass/vault"
@@ -30,17 +31,32 @@ func (s *Service) Reveal(ctx context.Context, step int, name string) (ui.Secret,
 	if !ok {
 		return ui.Secret{}, fmt.Errorf("the vault has no secret %q", name)
 	}
-	r, err := s.sess.Reveal(id, name)
+	// Invariant 8: only a value whose seal record verifies (signed by its
+	// sealer on their enrolled key, this vault, this ciphertext, linked to
+	// the kept history) is revealed as current.
+	att, serr := s.vault.VerifySeal(name)
+	if serr != nil && !s.sess.Drill() {
+		return ui.Secret{}, fmt.Errorf("refusing to reveal: %w", serr)
+	}
+	r, err := s.sess.RevealSealed(id, name, session.SealRef{SealedAt: att.SealedAt, Version: att.Version, Record: att.Digest, SealedBy: att.Sealer.ID})
 	if err != nil {
 		return ui.Secret{}, err
 	}
 	out := ui.Secret{Name: name, Kind: uiKind(sec.Kind)}
 	if r.Mode == session.ModeCheck {
+		if serr != nil {
+			// A drill flags it: journaled as a failed check.
+			return ui.Secret{}, errors.Join(fmt.Errorf("drill: %w", serr), s.sess.CheckResult(name, false, serr.Error()))
+		}
 		if err := s.checkLocked(name); err != nil {
 			return ui.Secret{}, err
 		}
 		return out, nil
 	}
+	if serr != nil {
+		return ui.Secret{}, errors.Join(fmt.Errorf("refusing to reveal: %w", serr), s.sess.CheckResult(name, false, serr.Error()))
+	}
+	out.SealedBy, out.SealedAt, out.Version = inert.Line(att.Sealer.Name), att.SealedAt, att.Version
 	buf, err := s.opened.Reveal(name)
 	if err != nil {
 		return ui.Secret{}, errors.Join(err, s.sess.CheckResult(name, false, err.Error()))

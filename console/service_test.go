@@ -108,7 +108,7 @@ func newJourneyFixture(t *testing.T) *journeyFixture {
 	}
 	kinds := map[string]vault.Kind{"aws-root-password": vault.KindPassword, "aws-root-totp": vault.KindTOTP, "aws-root-recovery-codes": vault.KindRecoveryCodes}
 	for name, val := range f.secrets {
-		if err := v.Seal(name, kinds[name], []byte(val), time.Now()); err != nil {
+		if _, err := v.SealSigned(ctx, f.station.tokens[f.serials[0]], hardware.DefaultPIN, name, kinds[name], []byte(val), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -127,8 +127,11 @@ func (l *Ledger) vaultEvents(e Entry, seals map[string]map[string]string, pins m
 			continue
 		}
 		seals[d.Fingerprint][r.Name] = r.SealedAt
-		ev := Event{Time: r.SealedAt, Event: EventSecretSealed, Vault: d.Fingerprint, Secret: r.Name, Verified: ok,
-			Detail: fmt.Sprintf("%s, rotations %d, unattributed seal record", r.Kind, r.Rotations)}
+		detail := fmt.Sprintf("%s, rotations %d, unattributed seal record", r.Kind, r.Rotations)
+		if r.Attributed {
+			detail = fmt.Sprintf("%s, version %d sealed by %s, record %s", r.Kind, r.Version, r.SealedBy, r.Record)
+		}
+		ev := Event{Time: r.SealedAt, Event: EventSecretSealed, Vault: d.Fingerprint, Secret: r.Name, Verified: ok, Detail: detail}
 		if seen || r.PreviousSealedAt != "" {
 			ev.Event = EventSecretRotated
 		}

@@ -65,17 +65,24 @@ type SealRecord struct {
 	SealedAt         string `json:"sealed_at"` // the version's identity until seals carry a version number
 	PreviousSealedAt string `json:"previous_sealed_at"`
 	Rotations        int    `json:"rotations"`
-	SealedBy         string `json:"sealed_by"`  // "" until seals are attributed
-	Attributed       bool   `json:"attributed"` // false: the vault's secrets are not signed by their sealer yet
+	SealedBy         string `json:"sealed_by"`  // roster id of the sealer; "" when unattributed
+	Attributed       bool   `json:"attributed"` // the seal record verifies (vault.VerifySeal)
+	// Version and Record (hex SHA-256 of the canonical seal record) of an
+	// attributed seal; 0 and "" when unattributed.
+	Version int    `json:"version"`
+	Record  string `json:"record"`
 }
 
-// sealRecords is the one place that reads seal records from a vault. Today
-// they are the vault's unsigned secret entries; attributed seal records
-// (signed by the sealer, versioned, linked) will replace this body.
+// sealRecords is the one place that reads seal records from a vault: each
+// secret's entry and, when its signed seal record verifies against this
+// vault's roster (vault.VerifySeal), its sealer, version and record digest.
 func sealRecords(v *vault.Vault) []SealRecord {
 	out := []SealRecord{}
 	for _, s := range v.Secrets {
 		r := SealRecord{Name: s.Name, Kind: string(s.Kind), SealedAt: s.SealedAt.UTC().Format(time.RFC3339), Rotations: s.Rotations}
+		if a, err := v.VerifySeal(s.Name); err == nil {
+			r.Attributed, r.SealedBy, r.Version, r.Record = true, a.Sealer.ID, a.Version, a.Digest
+		}
 		if s.PreviousSealedAt != nil {
 			r.PreviousSealedAt = s.PreviousSealedAt.UTC().Format(time.RFC3339)
 		}

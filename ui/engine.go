@@ -238,6 +238,12 @@ type Secret struct {
 	TOTP TOTP
 	// Wipe zeroes the plaintext; the UI calls it when the secret is hidden.
 	Wipe func()
+	// SealedBy (display name, already made inert), SealedAt and Version
+	// are the verified seal of the value shown: "sealed by NAME on DATE,
+	// version N". SealedBy is "" in drills and fakes.
+	SealedBy string
+	SealedAt time.Time
+	Version  int
 }
 
 // TOTP generates time-based one-time codes.

@@ -127,6 +127,10 @@ func (p *secretsPanel) view(name string, focused bool, width int) string {
 		return mark + st.Pass.Render("✓ ") + name + "  decrypts and parses (drill: not shown)"
 	}
 	head := fmt.Sprintf("%s[SHOWN] %s · hides in %s", mark, name, fmtDur(left))
+	sealed := "" // the verified seal, after the value
+	if s.s.SealedBy != "" {
+		sealed = "\n" + hang(fmt.Sprintf("sealed by %s on %s, version %d", s.s.SealedBy, s.s.SealedAt.UTC().Format("2006-01-02 15:04 UTC"), s.s.Version), width, "    ")
+	}
 	switch {
 	case s.s.Kind == TOTPSeed && s.s.TOTP != nil:
 		per := s.s.TOTP.Period()
@@ -135,12 +139,12 @@ func (p *secretsPanel) view(name string, focused bool, width int) string {
 		}
 		rem := per - time.Duration(p.e.now.UnixNano()%int64(per))
 		code := s.s.TOTP.Code(p.e.now)
-		return head + "\n    code " + st.Secret.Render(code) + "  " + countdownBar(rem, per, min(width-16, 32))
+		return head + "\n    code " + st.Secret.Render(code) + "  " + countdownBar(rem, per, min(width-16, 32)) + sealed
 	case s.s.Value != nil:
 		v := strings.TrimRight(string(s.s.Value()), "\n")
-		return head + "\n" + hang(st.Secret.Render(v), width, "    ")
+		return head + "\n" + hang(st.Secret.Render(v), width, "    ") + sealed
 	}
-	return head
+	return head + sealed
 }
 
 func indent(s, pre string) string {

@@ -299,6 +299,9 @@ func (v *Vault) validateSecrets() error {
 		if _, err := age.ExtractHeader(bytes.NewReader(s.Age)); err != nil || !bytes.HasPrefix(s.Age, []byte("age-encryption.org/v1\n")) {
 			return fieldErr(f+".age", "not a binary age file")
 		}
+		if err := validateSeal(f, s); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -182,15 +182,19 @@ func (k Kind) Valid() bool {
 }
 
 // Secret is one sealed credential. Age is a binary age file (base64 in JSON)
-// to the vault recipient.
+// to the vault recipient. Seal is the sealer's signed record of the current
+// value (nil: unattributed, never revealed as current) and History the
+// records of the earlier versions, oldest first; see VerifySeal.
 type Secret struct {
-	Name             string     `json:"name"`
-	Kind             Kind       `json:"kind"`
-	SealedAt         time.Time  `json:"sealed_at"`
-	PreviousSealedAt *time.Time `json:"previous_sealed_at,omitempty"`
-	Rotations        int        `json:"rotations"`
-	LastRevealed     *Revealed  `json:"last_revealed,omitempty"`
-	Age              []byte     `json:"age"`
+	Name             string       `json:"name"`
+	Kind             Kind         `json:"kind"`
+	SealedAt         time.Time    `json:"sealed_at"`
+	PreviousSealedAt *time.Time   `json:"previous_sealed_at,omitempty"`
+	Rotations        int          `json:"rotations"`
+	LastRevealed     *Revealed    `json:"last_revealed,omitempty"`
+	Age              []byte       `json:"age"`
+	Seal             *SignedSeal  `json:"seal,omitempty"`
+	History          []SignedSeal `json:"history,omitempty"`
 }
 
 // Revealed records that a secret was shown in a session: it is burned until

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -11,11 +12,14 @@ import (
 	"fmt"
 	"hash"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"filippo.io/age"
+
+	"breakglass/hardware"
 )
 
 // MaxSecretSize bounds a sealed secret.
@@ -23,7 +27,10 @@ const MaxSecretSize = 64 << 10
 
 // Seal encrypts secret to the vault recipient under name, replacing any
 // secret of that name (a rotation: rotations is incremented, the previous
-// sealed time kept, and the "revealed" mark cleared). It needs no quorum.
+// sealed time kept, the "revealed" mark cleared, and the previous signed
+// seal record moved to History). It needs no quorum. The new value is
+// unattributed — never revealed as current — until SignSeal signs it;
+// SealSigned does both.
 // The age plaintext is "breakglass-secret-v1\x00<name>\x00<kind>\x00" followed
 // by the value, so a ciphertext moved to another entry is refused on Reveal.
 // The value is validated for its kind first; secret is not retained and
@@ -65,10 +72,36 @@ func (v *Vault) Seal(name string, kind Kind, secret []byte, now time.Time) error
 		s.Kind = kind
 		s.LastRevealed = nil
 		s.Age = buf.Bytes()
+		if s.Seal != nil {
+			s.History = append(s.History, *s.Seal)
+			s.Seal = nil
+		}
 		return nil
 	}
 	v.Secrets = append(v.Secrets, Secret{Name: name, Kind: kind, SealedAt: now, Age: buf.Bytes()})
 	return nil
+}
+
+// SealSigned seals secret under name (Seal) and has the custodian holding
+// tok sign its seal record (SignSeal) with pin. If signing fails the vault
+// is left as it was, so nothing unattributed replaces a good value.
+func (v *Vault) SealSigned(ctx context.Context, tok hardware.Token, pin, name string, kind Kind, secret []byte, now time.Time) (Attribution, error) {
+	if _, _, ok := v.KeyBySerial(tok.Serial()); !ok {
+		return Attribution{}, fmt.Errorf("sealing %q: %w", name, &NotOnRosterError{Serial: tok.Serial()})
+	}
+	before := slices.Clone(v.Secrets)
+	if i := slices.IndexFunc(v.Secrets, func(s Secret) bool { return s.Name == name }); i >= 0 {
+		before[i].History = slices.Clone(v.Secrets[i].History)
+	}
+	if err := v.Seal(name, kind, secret, now); err != nil {
+		return Attribution{}, err
+	}
+	a, err := v.SignSeal(ctx, tok, pin, name)
+	if err != nil {
+		v.Secrets = before
+		return Attribution{}, fmt.Errorf("sealing %q: %w", name, err)
+	}
+	return a, nil
 }
 
 // secretHeader is prepended to the plaintext inside the age file so that a

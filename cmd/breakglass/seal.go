@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"io"
 
+	"breakglass/hardware"
 	"breakglass/vault"
 )
 
 func init() {
 	register(command{
 		name:    "seal",
-		summary: "seal (or rotate) a secret into the vault; needs no custodian",
+		summary: "seal (or rotate) a secret into the vault, signed on your YubiKey; needs no quorum",
 		run:     runSeal,
 	})
 }
@@ -24,15 +25,23 @@ type sealOptions struct {
 	Vault           string
 	Name            string
 	Kind            vault.Kind
+	Serial          uint32
+	PINFiles        pinFileFlag
+	ConfirmLast     bool
 	AttestationRoot string
 }
 
-const sealUsage = `Usage: breakglass seal --vault FILE --name NAME --kind KIND [--attestation-root PEM]
+const sealUsage = `Usage: breakglass seal --vault FILE --name NAME --kind KIND --serial SERIAL [--pin-file SERIAL=FILE] [--attestation-root PEM]
 
 Seals a secret into the vault: it is encrypted to the vault key, which only
-a quorum of custodians can rebuild, so sealing needs no custodian. Sealing
-a name that exists is a rotation: the new value replaces the old one and a
-"revealed" mark is cleared.
+a quorum of custodians can rebuild, so sealing needs no quorum — but it
+needs the sealer: one custodian signs the seal record (vault, name, kind,
+version, ciphertext hash, date, who, link to the previous version) on
+their enrolled YubiKey (signing key, slot 9c: PIN and touch). The console
+reveals only values whose seal record verifies and shows "sealed by NAME
+on DATE, version N". Sealing a name that exists is a rotation: the new
+value replaces the old one as version N+1, linked to the old record, and
+a "revealed" mark is cleared.
 
 The secret is read from standard input when it is a pipe, or typed twice at
 a masked prompt on a terminal. It is never echoed, logged or written
@@ -41,6 +50,12 @@ anywhere but sealed. A trailing newline is dropped for password and totp.
 The vault's roster signatures and attestations are verified first, so a
 secret is never sealed to a tampered vault key.
 
+Flags:
+  --serial SERIAL          your YubiKey (a custodian key listed by "vault inspect")
+  --pin-file SERIAL=FILE   its PIN from a file (scripts); else asked on the terminal
+  --confirm-last-retry     try the PIN even if only one attempt is left
+  --attestation-root PEM   trust this (TEST) attestation root instead of Yubico's
+
 Kinds:
   password         a password (one line)
   totp             an otpauth://totp/ URI or a base32 TOTP seed
@@ -48,20 +63,24 @@ Kinds:
   text             free text or a key
 
 Examples:
-  breakglass seal --vault vault.json --name aws-root-password --kind password
-  pass show aws/root | breakglass seal --vault vault.json --name aws-root-password --kind password
-  breakglass seal --vault vault.json --name aws-root-recovery-codes --kind recovery-codes < codes.txt
+  breakglass seal --vault vault.json --name aws-root-password --kind password --serial 10000001
+  pass show aws/root | breakglass seal --vault vault.json --name aws-root-password --kind password --serial 10000001
+  breakglass seal --vault vault.json --name aws-root-recovery-codes --kind recovery-codes --serial 10000001 < codes.txt
 `
 
 func runSeal(ctx context.Context, e *env, args []string) int {
-	var o sealOptions
+	o := sealOptions{PINFiles: pinFileFlag{}}
 	var kind string
+	var serial uint
 	fs := flag.NewFlagSet("seal", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { fmt.Fprint(e.stderr, sealUsage) }
 	fs.StringVar(&o.Vault, "vault", "", "")
 	fs.StringVar(&o.Name, "name", "", "")
 	fs.StringVar(&kind, "kind", "", "")
+	fs.UintVar(&serial, "serial", 0, "")
+	fs.Var(o.PINFiles, "pin-file", "")
+	fs.BoolVar(&o.ConfirmLast, "confirm-last-retry", false, "")
 	fs.StringVar(&o.AttestationRoot, "attestation-root", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -70,6 +89,7 @@ func runSeal(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 	o.Kind = vault.Kind(kind)
+	o.Serial = uint32(serial)
 	switch {
 	case fs.NArg() > 0:
 		printf(e.stderr, "breakglass seal: unexpected argument %q (the secret is read from standard input, never from the command line)\n", fs.Arg(0))
@@ -83,11 +103,14 @@ func runSeal(ctx context.Context, e *env, args []string) int {
 	case !o.Kind.Valid():
 		printf(e.stderr, "breakglass seal: --kind %q is not a kind: use password, totp, recovery-codes or text\n", kind)
 		return 2
+	case serial == 0 || uint(o.Serial) != serial:
+		fmt.Fprintln(e.stderr, "breakglass seal: --serial SERIAL is required: the YubiKey you sign the seal with (a custodian key listed by \"breakglass vault inspect\")")
+		return 2
 	}
 	return o.exec(ctx, e)
 }
 
-func (o *sealOptions) exec(_ context.Context, e *env) int {
+func (o *sealOptions) exec(ctx context.Context, e *env) int {
 	fail := func(err error) int { printErr(e.stderr, "seal", err); return 1 }
 	trust, testRoot, err := loadTrust(o.AttestationRoot)
 	if err != nil {
@@ -102,6 +125,10 @@ func (o *sealOptions) exec(_ context.Context, e *env) int {
 	if err := v.VerifyRoster(trust); err != nil {
 		return fail(fmt.Errorf("vault %s: %w\n  refusing to seal to a vault whose roster does not verify: check the file (breakglass vault inspect %s)", o.Vault, err, o.Vault))
 	}
+	sealer, _, ok := v.KeyBySerial(o.Serial)
+	if !ok {
+		return fail(fmt.Errorf("%w\n  nothing was sealed: seal with a custodian's YubiKey (breakglass vault inspect %s lists them)", &vault.NotOnRosterError{Serial: o.Serial}, o.Vault))
+	}
 	secret, err := readSecretInput(e, o.Name, o.Kind)
 	if err != nil {
 		return fail(err)
@@ -112,23 +139,41 @@ func (o *sealOptions) exec(_ context.Context, e *env) int {
 	if existed {
 		prevKind = prev.Kind
 	}
-	if err := v.Seal(o.Name, o.Kind, secret, vaultNow()); err != nil {
+	if err := vault.ValidateSecret(o.Kind, secret); err != nil {
+		return fail(fmt.Errorf("sealing %q: %w\n  nothing was sealed: give a valid %s", o.Name, err, o.Kind))
+	}
+	tok, err := openCustodianKey(ctx, newStation(), o.Serial)
+	if err != nil {
+		return fail(fmt.Errorf("%w\n  nothing was sealed", err))
+	}
+	tctx := hardware.WithTouchPrompt(ctx, touchPrompt(e.stderr, o.Serial))
+	src := pinSource{files: o.PINFiles, e: e}
+	var a vault.Attribution
+	err = withPIN(ctx, src, tok, sealer.Name, o.ConfirmLast, func(pin string, confirmed bool) error {
+		if err := vault.CheckPINRetries(ctx, tok, confirmed); err != nil {
+			return err
+		}
+		var err error
+		a, err = v.SealSigned(tctx, tok, pin, o.Name, o.Kind, secret, vaultNow())
+		return err
+	})
+	if err != nil {
 		if errors.Is(err, vault.ErrInvalidSecret) {
 			return fail(fmt.Errorf("%w\n  nothing was sealed: give a valid %s", err, o.Kind))
 		}
-		return fail(fmt.Errorf("%w\n  nothing was sealed", err))
+		return fail(fmt.Errorf("%s sealing on YubiKey %d: %w\n  nothing was sealed; the vault file is unchanged", sealer.Name, o.Serial, err))
 	}
 	if err := v.Save(o.Vault); err != nil {
 		return fail(fmt.Errorf("%w\n  nothing was sealed; the vault file is unchanged", err))
 	}
 	s, _ := v.Secret(o.Name)
 	if !existed {
-		printf(e.stdout, "Sealed %s (%s) into %s.\n", o.Name, o.Kind, o.Vault)
+		printf(e.stdout, "Sealed %s (%s) into %s: %s.\n", o.Name, o.Kind, o.Vault, a)
 		return 0
 	}
-	printf(e.stdout, "Rotated %s (%s) in %s: rotation %d", o.Name, o.Kind, o.Vault, s.Rotations)
+	printf(e.stdout, "Rotated %s (%s) in %s: %s", o.Name, o.Kind, o.Vault, a)
 	if s.PreviousSealedAt != nil {
-		printf(e.stdout, ", previous value sealed %s", s.PreviousSealedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		printf(e.stdout, "; previous value sealed %s", s.PreviousSealedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	fmt.Fprintln(e.stdout, ".")
 	if prevKind != o.Kind {

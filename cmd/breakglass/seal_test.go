@@ -12,8 +12,9 @@ const (
 	vtCodes    = "aaaa-bbbb-1111\ncccc-dddd-2222\neeee-ffff-3333\n"
 )
 
-func sealArgs(k *vtKeys, path, name, kind string) []string {
-	return []string{"seal", "--vault", path, "--name", name, "--kind", kind, "--attestation-root", k.root}
+// sealArgs seals as the first custodian (YubiKey 10000001, PIN from a file).
+func sealArgs(t *testing.T, k *vtKeys, path, name, kind string) []string {
+	return append([]string{"seal", "--vault", path, "--name", name, "--kind", kind, "--serial", "10000001", "--attestation-root", k.root}, k.pinFlag(t, 10000001)...)
 }
 
 func TestSealTerminal(t *testing.T) {
@@ -30,7 +31,7 @@ func TestSealTerminal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := os.ReadFile(path)
-			code, stdout, stderr := breakglass(t, tc.stdin, sealArgs(k, path, "s-"+tc.kind, tc.kind)...)
+			code, stdout, stderr := breakglass(t, tc.stdin, sealArgs(t, k, path, "s-"+tc.kind, tc.kind)...)
 			if code != tc.wantCode || !strings.Contains(stdout+stderr, tc.want) {
 				t.Errorf("exit %d, want %d with %q\n%s%s", code, tc.wantCode, tc.want, stdout, stderr)
 			}

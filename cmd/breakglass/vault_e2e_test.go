@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"breakglass/hardware/station"
+	"breakglass/vault"
 )
 
 // e2eBinary returns the breakglass binary for end-to-end tests: the one in
@@ -103,8 +104,12 @@ func TestVaultE2E(t *testing.T) {
 	expect("inspect", code, out, 0, "2 of 3 custodians", "✓ every custodian signed", "aws-root-password", "aws-root-totp", "aws-root-recovery-codes")
 
 	const rotated = "Rotated-Demo-Pa55word#2"
-	code, out = bg(rotated+"\n", "seal", "--vault", vaultPath, "--name", "aws-root-password", "--kind", "password", "--attestation-root", root)
-	expect("rotate", code, out, 0, "Rotated aws-root-password (password)", "rotation 1")
+	preRotation, err := os.ReadFile(vaultPath) // what vault.json.prev holds right after the rotation
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out = bg(rotated+"\n", append([]string{"seal", "--vault", vaultPath, "--name", "aws-root-password", "--kind", "password", "--serial", "10000002", "--attestation-root", root}, pins(10000002)...)...)
+	expect("rotate", code, out, 0, "Rotated aws-root-password (password)", "sealed by Bob Example on ", ", version 2")
 
 	for _, pair := range [][2]int{{10000001, 10000002}, {10000002, 10000003}, {10000003, 10000001}} {
 		args := append([]string{"vault", "check", vaultPath, "--attestation-root", root, "--serials", fmt.Sprintf("%d,%d", pair[0], pair[1])}, pins(pair[0], pair[1])...)
@@ -115,6 +120,55 @@ func TestVaultE2E(t *testing.T) {
 	expect("check with one custodian", code, out, 1, "quorum not reached: 1 of 2", "DRILL FAILED")
 	code, out = bg("", append([]string{"vault", "check", "--each", vaultPath, "--attestation-root", root}, pins(10000001, 10000002, 10000003)...)...)
 	expect("check --each", code, out, 0, "✓ Alice Example", "✓ Bob Example", "✓ Carol Example", "DRILL PASSED: all 3")
+
+	// Hole 9: with file access only, the old ciphertext put back from
+	// vault.json.prev, or the attacker's own value encrypted to the vault
+	// recipient, is flagged by inspect and fails the drill.
+	genuine, err := os.ReadFile(vaultPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, err := vault.Parse(preRotation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldEntry, _ := prev.Secret("aws-root-password")
+	for _, tc := range []struct {
+		name string
+		edit func(v *vault.Vault)
+		want string
+	}{
+		{"old ciphertext from vault.json.prev", func(v *vault.Vault) {
+			s, _ := v.Secret("aws-root-password")
+			s.Age = oldEntry.Age
+		}, "SEAL BROKEN — re-seal"},
+		{"attacker's own value", func(v *vault.Vault) {
+			if err := v.Seal("aws-root-password", vault.KindPassword, []byte("attacker-value"), oldEntry.SealedAt); err != nil {
+				t.Fatal(err)
+			}
+		}, "UNATTRIBUTED — re-seal"},
+	} {
+		v, err := vault.Parse(genuine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.edit(v)
+		raw, err := v.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(vaultPath, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out = bg("", "vault", "inspect", vaultPath, "--attestation-root", root)
+		expect("inspect: "+tc.name, code, out, 0, tc.want, "the console will not reveal it")
+		args := append([]string{"vault", "check", vaultPath, "--attestation-root", root, "--serials", "10000001,10000002"}, pins(10000001, 10000002)...)
+		code, out = bg("", args...)
+		expect("check: "+tc.name, code, out, 1, "✗ aws-root-password (password)", "re-seal it", "DRILL FAILED")
+	}
+	if err := os.WriteFile(vaultPath, genuine, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	// A fourth key, PINs changed with ykman, enrolled with its management
 	// key replaced by a PIN-protected one.

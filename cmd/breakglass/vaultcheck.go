@@ -197,15 +197,21 @@ func (o *vaultCheckOptions) checkQuorum(ctx context.Context, e *env, st hardware
 	printf(e.stdout, "✓ vault opened by %s\n", strings.Join(names, " and "))
 	failed := 0
 	for _, s := range v.Secrets {
+		a, err := v.VerifySeal(s.Name)
+		if err != nil {
+			failed++
+			printf(e.stdout, "✗ %s (%s): %v\n", s.Name, s.Kind, err)
+			continue
+		}
 		if err := opened.Check(s.Name); err != nil {
 			failed++
 			printf(e.stdout, "✗ %s (%s): %v\n", s.Name, s.Kind, err)
 			continue
 		}
-		printf(e.stdout, "✓ %s (%s)\n", s.Name, s.Kind)
+		printf(e.stdout, "✓ %s (%s): %s\n", s.Name, s.Kind, a.String())
 	}
 	if failed > 0 {
-		printf(e.stdout, "DRILL FAILED: %d of %d secrets did not decrypt or parse: re-seal them\n", failed, len(v.Secrets))
+		printf(e.stdout, "DRILL FAILED: %d of %d secrets are unattributed, did not verify, decrypt or parse: re-seal them\n", failed, len(v.Secrets))
 		return 1
 	}
 	if len(v.Secrets) == 0 {

@@ -19,7 +19,7 @@ func sealedVTVault(t *testing.T) (*vtKeys, string) {
 		{"aws-root-totp", "totp", vtTOTP},
 		{"aws-root-recovery-codes", "recovery-codes", vtCodes},
 	} {
-		if code, _, stderr := breakglass(t, s.value, sealArgs(k, path, s.name, s.kind)...); code != 0 {
+		if code, _, stderr := breakglass(t, s.value, sealArgs(t, k, path, s.name, s.kind)...); code != 0 {
 			t.Fatal(stderr)
 		}
 	}

@@ -135,6 +135,15 @@ type inspectSecret struct {
 	Revealed         *vault.Revealed `json:"revealed,omitempty"`
 	Burned           bool            `json:"burned"` // revealed since sealed: rotate now
 	RotationOverdue  bool            `json:"rotation_overdue"`
+	// Attributed: the seal record verifies (vault.VerifySeal); Version,
+	// SealedBy (roster id) and SealedByName are then its own. Otherwise
+	// SealError says why and the value is never revealed: re-seal it.
+	Attributed   bool   `json:"attributed"`
+	Version      int    `json:"version,omitempty"`
+	SealedBy     string `json:"sealed_by,omitempty"`
+	SealedByName string `json:"sealed_by_name,omitempty"`
+	SealError    string `json:"seal_error,omitempty"`
+	Unattributed bool   `json:"unattributed"` // no seal record at all (a vault sealed before seals were signed)
 }
 
 func (o *vaultInspectOptions) exec(_ context.Context, e *env) int {
@@ -203,6 +212,16 @@ func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, 
 		is := inspectSecret{Name: s.Name, Kind: s.Kind, SealedAt: s.SealedAt, AgeDays: max(age, 0),
 			Rotations: s.Rotations, PreviousSealedAt: s.PreviousSealedAt, Revealed: s.LastRevealed,
 			Burned: s.Burned(), RotationOverdue: age >= rotateAfterDays}
+		if a, err := v.VerifySeal(s.Name); err != nil {
+			is.SealError, is.Unattributed = err.Error(), errors.Is(err, vault.ErrUnattributed)
+			what := "its seal record does NOT verify"
+			if is.Unattributed {
+				what = "it is UNATTRIBUTED (no signed seal record)"
+			}
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %s; the console will not reveal it — re-seal it (breakglass seal --name %s --serial YOUR-YUBIKEY)", s.Name, what, s.Name))
+		} else {
+			is.Attributed, is.Version, is.SealedBy, is.SealedByName = true, a.Version, a.Sealer.ID, a.Sealer.Name
+		}
 		if s.Burned() {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("%s was REVEALED in session %s at %s — rotate now (breakglass seal --name %s)",
 				s.Name, s.LastRevealed.Session, s.LastRevealed.At.UTC().Format("2006-01-02 15:04 UTC"), s.Name))
@@ -288,16 +307,23 @@ func printInspect(w io.Writer, r inspectReport) {
 		fmt.Fprintln(w, "  (none)")
 	} else {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  name\tkind\tsealed\tage\trotations\tstatus")
+		fmt.Fprintln(tw, "  name\tkind\tsealed\tage\trotations\tversion\tsealed by\tstatus")
 		for _, s := range r.Secrets {
-			status := "ok"
+			status, version, by := "ok", "-", "-"
+			if s.Attributed {
+				version, by = fmt.Sprint(s.Version), s.SealedByName
+			}
 			switch {
+			case s.Unattributed:
+				status = "UNATTRIBUTED — re-seal"
+			case !s.Attributed:
+				status = "SEAL BROKEN — re-seal"
 			case s.Burned:
 				status = fmt.Sprintf("REVEALED in session %s at %s — rotate now", s.Revealed.Session, s.Revealed.At.UTC().Format("2006-01-02 15:04 UTC"))
 			case s.RotationOverdue:
 				status = "rotation OVERDUE"
 			}
-			printf(tw, "  %s\t%s\t%s\t%d days\t%d\t%s\n", s.Name, s.Kind, s.SealedAt.UTC().Format("2006-01-02"), s.AgeDays, s.Rotations, status)
+			printf(tw, "  %s\t%s\t%s\t%d days\t%d\t%s\t%s\t%s\n", s.Name, s.Kind, s.SealedAt.UTC().Format("2006-01-02"), s.AgeDays, s.Rotations, version, by, status)
 		}
 		tw.Flush()
 	}

@@ -15,7 +15,7 @@ func TestVaultInspect(t *testing.T) {
 		{"aws-root-password", "password", vtPassword},
 		{"aws-root-totp", "totp", vtTOTP},
 	} {
-		if code, _, stderr := breakglass(t, s.value, sealArgs(k, path, s.name, s.kind)...); code != 0 {
+		if code, _, stderr := breakglass(t, s.value, sealArgs(t, k, path, s.name, s.kind)...); code != 0 {
 			t.Fatal(stderr)
 		}
 	}

@@ -150,6 +150,14 @@ type Reveal struct {
 	// SealedAt is the sealed version of the secret (RFC 3339), when the
 	// recorder gives it; the report copies it.
 	SealedAt string `json:"sealed_at,omitempty"`
+	// Version is the attributed seal record's version revealed, SealRecord
+	// its hex SHA-256 (vault.SealDigest) and SealedBy the sealer's roster
+	// id; zero and empty when not recorded (journals older than seal
+	// records). A reveal of a lower version, or of another record for a
+	// version already seen, is a rollback.
+	Version    int    `json:"version,omitempty"`
+	SealRecord string `json:"seal_record,omitempty"`
+	SealedBy   string `json:"sealed_by,omitempty"`
 }
 
 // CheckResult is the data of SecretCheckResult. Detail never contains

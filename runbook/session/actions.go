@@ -90,6 +90,21 @@ func (s *Session) Quorum() []Custodian { return append([]Custodian(nil), s.quoru
 // a secret the step does not name and, once the window has expired, records
 // EventWindowExpired (once) and returns ErrWindowExpired.
 func (s *Session) Reveal(stepID, name string) (Reveal, error) {
+	return s.RevealSealed(stepID, name, SealRef{})
+}
+
+// SealRef identifies the sealed version of a secret a reveal shows: the
+// attributed seal record's sealed time, version, digest and sealer. It is
+// journaled with the reveal so the report records what was revealed.
+type SealRef struct {
+	SealedAt time.Time
+	Version  int
+	Record   string // hex SHA-256 of the canonical seal record
+	SealedBy string // roster id
+}
+
+// RevealSealed is Reveal recording which sealed version is revealed.
+func (s *Session) RevealSealed(stepID, name string, seal SealRef) (Reveal, error) {
 	at := s.clock()
 	if s.phase == PhaseSteps && !at.Before(s.expires) {
 		if _, err := s.expireAt(at); err != nil {
@@ -97,7 +112,10 @@ func (s *Session) Reveal(stepID, name string) (Reveal, error) {
 		}
 		return Reveal{}, ErrWindowExpired
 	}
-	d := &Reveal{At: at, Name: name, Step: stepID, Mode: s.revealMode()}
+	d := &Reveal{At: at, Name: name, Step: stepID, Mode: s.revealMode(), Version: seal.Version, SealRecord: seal.Record, SealedBy: seal.SealedBy}
+	if !seal.SealedAt.IsZero() {
+		d.SealedAt = seal.SealedAt.UTC().Format(time.RFC3339)
+	}
 	typ := EventRevealed
 	if d.Mode == ModeCheck {
 		typ = EventChecked

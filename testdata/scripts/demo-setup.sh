@@ -5,7 +5,8 @@
 # YubiKeys 10000001..10000003, the built binary at $BIN/breakglass, and ykman.
 # It changes each key's PIN and PUK from the factory values, enrols
 # "Alice Example", "Bob Example" and "Carol Example", creates the 2-of-3 vault
-# DIR/vault.json and seals three demo secrets, trusting the TEST attestation
+# DIR/vault.json and seals three demo secrets (signed by Alice on YubiKey
+# 10000001), trusting the TEST attestation
 # root (testdata/attestation-root.pem). Every step is skipped when its result
 # already exists, so it can be rerun after a failure; if DIR/vault.json exists
 # nothing is done at all.
@@ -60,7 +61,11 @@ done
 tmp=$D/vault.json.setup
 rm -f "$tmp" "$tmp.prev"
 bg vault init --threshold 2 --out "$tmp" --attestation-root "$ROOT_PEM" "${pinflags[@]}" "${files[@]}" > "$D/custodian-card.txt"
-seal() { bg seal --vault "$tmp" --name "$1" --kind "$2" --attestation-root "$ROOT_PEM" >/dev/null; }
+# Alice seals the demo secrets: each seal record is signed on her (virtual)
+# YubiKey, so the console shows "sealed by Alice Example on …, version 1".
+sealer=10000001
+seal() { bg seal --vault "$tmp" --name "$1" --kind "$2" --serial "$sealer" --pin-file "$sealer=$D/pins/$sealer.pin" \
+  --attestation-root "$ROOT_PEM" >/dev/null; }
 printf '%s' 'Demo-Only-Pa55word!' | seal aws-root-password password
 printf '%s' 'otpauth://totp/AWS:root?secret=JBSWY3DPEHPK3PXP&issuer=AWS' | seal aws-root-totp totp
 printf '%s\n' 'demo-a1b2-c3d4' 'demo-e5f6-g7h8' 'demo-i9j0-k1l2' 'demo-m3n4-o5p6' | seal aws-root-recovery-codes recovery-codes
