@@ -132,7 +132,7 @@ func (o *ledgerOptions) trust(e *env) (ledger.Trust, error) {
 	if err != nil {
 		return ledger.Trust{}, err
 	}
-	ropts, err := (&verifyOptions{AttestationRoot: o.AttestationRoot}).options()
+	ropts, err := (&verifyOptions{AttestationRoot: o.AttestationRoot}).trustOptions()
 	if err != nil {
 		return ledger.Trust{}, err
 	}

@@ -141,7 +141,7 @@ func TestWeakPolicyRefusedByInitInspectSeal(t *testing.T) {
 		t.Errorf("inspect does not show the minimum:\n%s", stdout)
 	}
 	before, _ := os.ReadFile(out)
-	code, _, stderr = breakglass(t, "s3cret\n", "seal", "--vault", out, "--name", "x", "--kind", "password", "--attestation-root", k.root)
+	code, _, stderr = breakglass(t, "s3cret\n", "seal", "--vault", out, "--name", "x", "--kind", "password", "--serial", "10000002", "--attestation-root", k.root)
 	wantPolicyRefusal(t, "seal", code, stderr, "10000002")
 	if after, _ := os.ReadFile(out); string(after) != string(before) {
 		t.Error("seal changed the vault after refusing")

@@ -126,9 +126,12 @@ func writeVerdictJSON(e *env, v *audit.Verdict) error {
 // the given test root). Every flag problem is found here, before any
 // verification.
 func (o *verifyOptions) options() (audit.VerifyOptions, error) {
-	var opts audit.VerifyOptions
 	if o.Vault == "" && o.VaultFingerprint == "" {
-		return opts, errNoPin
+		return audit.VerifyOptions{}, errNoPin
+	}
+	opts, err := o.trustOptions()
+	if err != nil {
+		return opts, err
 	}
 	if o.VaultFingerprint != "" {
 		if _, err := vault.ParsePin(o.VaultFingerprint); err != nil {
@@ -136,19 +139,27 @@ func (o *verifyOptions) options() (audit.VerifyOptions, error) {
 		}
 		opts.Pin.Fingerprint = o.VaultFingerprint
 	}
-	if o.AttestationRoot != "" {
-		trust, err := attest.LoadTestTrust(o.AttestationRoot)
-		if err != nil {
-			return opts, fmt.Errorf("loading attestation root %q: %w", o.AttestationRoot, err)
-		}
-		opts.Trust, opts.NonProduction = trust, true
-	}
 	if o.Vault != "" {
 		v, err := vault.Load(o.Vault)
 		if err != nil {
 			return opts, fmt.Errorf("%w; give the vault file the report was made with, or only --vault-fingerprint", err)
 		}
 		opts.Pin.Vault = v
+	}
+	return opts, nil
+}
+
+// trustOptions is the attestation trust alone (Yubico roots built in, or
+// only the given TEST root), without a pin: the ledger pins each report to
+// the vault it names itself.
+func (o *verifyOptions) trustOptions() (audit.VerifyOptions, error) {
+	var opts audit.VerifyOptions
+	if o.AttestationRoot != "" {
+		trust, err := attest.LoadTestTrust(o.AttestationRoot)
+		if err != nil {
+			return opts, fmt.Errorf("loading attestation root %q: %w", o.AttestationRoot, err)
+		}
+		opts.Trust, opts.NonProduction = trust, true
 	}
 	return opts, nil
 }
