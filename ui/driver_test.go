@@ -75,7 +75,7 @@ func (d *driver) run(cmd tea.Cmd) {
 			return
 		}
 		d.send(msg)
-	case custodianResultMsg, signResultMsg, revealMsg, confirmResultMsg:
+	case hwResultMsg:
 		if d.hold {
 			d.held = append(d.held, msg)
 			return

@@ -48,7 +48,6 @@ func TestGolden(t *testing.T) {
 			d.typ("123456")
 			d.hold = true
 			d.keys("enter")
-			d.fire()
 		}},
 		{"runbook", Mode{TestRoot: true}, func(d *driver) {}},
 		{"runbook-revealed", Mode{}, func(d *driver) {
@@ -62,17 +61,37 @@ func TestGolden(t *testing.T) {
 		{"runbook-confirm-touch", Mode{}, func(d *driver) {
 			d.keys("space", "space", "enter")
 			d.typ("123456789012")
-			d.keys("enter", "n", "space", "c")
+			d.keys("enter", "n", "space")
+			d.insert(11111111)
+			d.keys("c")
 			d.typ("123456")
 			d.hold = true
 			d.keys("enter")
-			d.fire()
 		}},
+		{"runbook-confirm-last-retry", Mode{}, func(d *driver) {
+			d.keys("space", "space", "enter")
+			d.typ("123456789012")
+			d.keys("enter", "n", "space")
+			d.f.retries[11111111] = 1
+			d.insert(11111111)
+			d.keys("c")
+			d.typ("123456")
+			d.keys("enter")
+		}},
+		{"runbook-skip-gate", Mode{}, func(d *driver) { d.keys("s"); d.typ("kip because I am tired") }},
+		{"runbook-skip-reason", Mode{}, func(d *driver) { d.keys("s"); d.typ("skip"); d.keys("enter") }},
 		{"reauthorise", Mode{}, func(d *driver) { d.at(d.f.expires) }},
 		{"help", Mode{}, func(d *driver) { d.keys("?") }},
-		{"quit-confirm", Mode{}, func(d *driver) { d.keys("q") }},
+		{"quit-confirm", Mode{}, func(d *driver) { d.keys("q"); d.typ("qu") }},
 		{"closeout", Mode{}, func(d *driver) { d.finishRunbook(); d.keys("enter"); d.typ("SSO IdP certificate expired") }},
-		{"sign", Mode{}, func(d *driver) { d.finishRunbook(); d.closeOut(); d.typ("1234") }},
+		{"sign", Mode{}, func(d *driver) { d.finishRunbook(); d.closeOut() }},
+		{"sign-pin", Mode{}, func(d *driver) {
+			d.finishRunbook()
+			d.closeOut()
+			d.readSummary()
+			d.insert(11111111)
+			d.typ("1234")
+		}},
 		{"sign-exported", Mode{}, func(d *driver) { d.finishRunbook(); d.closeOut(); d.sign(); d.keys("enter") }},
 		{"locked", Mode{}, func(d *driver) { d.finishRunbook(); d.closeOut(); d.sign(); d.keys("enter", "enter") }},
 	}
@@ -108,14 +127,22 @@ func (d *driver) finishRunbook() {
 		if !ok {
 			break
 		}
-		d.keys("s")
-		d.typ("not needed in this test")
-		d.keys("enter")
+		d.skipStep("not needed in this test")
 		_ = r
 	}
 	if _, ok := d.m.scr.(*closeOutScreen); !ok {
 		d.t.Fatalf("not on close-out:\n%s", d.screen())
 	}
+}
+
+// skipStep skips the current step the way an operator must: s, the word
+// skip, enter, then the reason.
+func (d *driver) skipStep(reason string) {
+	d.keys("s")
+	d.typ("skip")
+	d.keys("enter")
+	d.typ(reason)
+	d.keys("enter")
 }
 
 func (d *driver) closeOut() {
@@ -131,10 +158,25 @@ func (d *driver) closeOut() {
 	}
 }
 
+// readSummary scrolls the sign screen's summary to its end and accepts it.
+func (d *driver) readSummary() {
+	d.t.Helper()
+	for range 20 {
+		d.keys("pgdown")
+	}
+	d.keys("enter")
+	if s, ok := d.m.scr.(*signScreen); !ok || !s.read {
+		d.t.Fatalf("summary not accepted:\n%s", d.screen())
+	}
+}
+
 func (d *driver) sign() {
 	d.t.Helper()
+	d.readSummary()
+	d.insert(11111111)
 	d.typ("123456")
 	d.keys("enter")
+	d.insert(22222222)
 	d.typ("654321")
 	d.keys("enter")
 }

@@ -161,7 +161,7 @@ func TestCountedKeyTakesNoPIN(t *testing.T) {
 	d.noScan = true // the scan after the count has not come back yet
 	d.typ("123456")
 	d.keys("enter")
-	d.contains("✓ Alice Ng counted", "Bob Okafor (key 22222222)")
+	d.contains("✓ Alice Ng counted", "Bob Okafor · key 22222222")
 	tries := len(f.pinTries)
 	d.typ("000000") // no scan in between
 	d.keys("enter")
@@ -185,51 +185,117 @@ func TestRunbookCodeLineNotBroken(t *testing.T) {
 	d.contains(cmd)
 }
 
+// TestLastRetryGuard drives the one PIN path on every screen that takes a
+// PIN: with one try left, nothing but the typed word "last" then enter
+// spends it, and the engine is told (ConfirmLastPINTry) before the PIN goes.
 func TestLastRetryGuard(t *testing.T) {
-	tests := []struct {
-		name  string
-		keys  []string
-		tries int
-		on    bool // still on the custodians screen showing the guard
+	screens := []struct {
+		name string
+		// open brings up the PIN prompt of key 11111111, with one try left.
+		open func(t *testing.T, f *fakeEngine) *driver
+		done func(f *fakeEngine) bool
 	}{
-		{"enter alone does not try", nil, 0, true},
-		{"esc stops without trying", []string{"esc"}, 0, false},
-		{"typing more does not try", []string{"1", "enter"}, 0, true},
-		{"y tries", []string{"y"}, 1, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFake()
-			f.retries[11111111] = 1
+		{"custodians", func(t *testing.T, f *fakeEngine) *driver {
 			d := toCustodians(t, f)
+			f.retries[11111111] = 1
 			d.insert(11111111)
-			d.typ("123456")
-			d.keys("enter")
-			d.keys(tt.keys...)
-			if len(f.pinTries) != tt.tries {
-				t.Fatalf("PIN tried %d times, want %d", len(f.pinTries), tt.tries)
-			}
-			if tt.on {
-				d.contains("Only 1 PIN try left", "Next: ONE PIN try left")
-			} else {
-				d.lacks("Only 1 PIN try left")
-			}
-		})
+			return d
+		}, func(f *fakeEngine) bool { return len(f.counted) == 1 }},
+		{"step confirmation", func(t *testing.T, f *fakeEngine) *driver {
+			d := toConfirmStep(t, f)
+			f.retries[11111111] = 1
+			d.insert(11111111)
+			d.keys("c")
+			return d
+		}, func(f *fakeEngine) bool { return len(f.steps[1].Confirmed) == 1 }},
+		{"report signing", func(t *testing.T, f *fakeEngine) *driver {
+			f.steps = sampleSteps(1)
+			d := toRunbook(t, f, 80, 24)
+			d.finishRunbook()
+			d.closeOut()
+			d.readSummary()
+			f.retries[11111111] = 1
+			d.insert(11111111)
+			return d
+		}, func(f *fakeEngine) bool { return len(f.signed) == 1 }},
+	}
+	tests := []struct {
+		name string
+		keys []string
+		used bool // the last try was spent
+		on   bool // the guard is still showing
+	}{
+		{"enter alone does not try", nil, false, true},
+		{"esc stops without trying", []string{"esc"}, false, false},
+		{"y is not a confirmation", []string{"y", "enter"}, false, true},
+		{"a stray word is not a confirmation", []string{"l", "a", "s", "enter"}, false, true},
+		{"typing last and enter tries", []string{"l", "a", "s", "t", "enter"}, true, false},
+	}
+	for _, sc := range screens {
+		for _, tt := range tests {
+			t.Run(sc.name+"/"+tt.name, func(t *testing.T) {
+				f := newFake()
+				d := sc.open(t, f)
+				d.contains("PIN tries left 1")
+				tries := len(f.pinTries)
+				d.typ("123456")
+				d.keys("enter")
+				d.keys(tt.keys...)
+				if got := len(f.pinTries) - tries; got != map[bool]int{false: 0, true: 1}[tt.used] {
+					t.Fatalf("PIN tried %d times", got)
+				}
+				if tt.used != (len(f.lastConfirm) == 1) || tt.used != sc.done(f) {
+					t.Fatalf("used=%v: ConfirmLastPINTry calls %v, done %v", tt.used, f.lastConfirm, sc.done(f))
+				}
+				if tt.on {
+					d.contains("Only 1 PIN try left", "Next: ONE PIN try left")
+				} else {
+					d.lacks("Only 1 PIN try left")
+				}
+			})
+		}
 	}
 }
 
-func TestTouchPromptAfterDelay(t *testing.T) {
-	d := toCustodians(t, newFake())
+// TestEngineRefusesUnconfirmedLastTry: when the engine finds one try left
+// that the screen did not know about, the prompt asks for the confirmation.
+func TestEngineRefusesUnconfirmedLastTry(t *testing.T) {
+	f := newFake()
+	d := toCustodians(t, f)
 	d.insert(11111111)
+	f.retries[11111111] = 1 // spent elsewhere since the last scan
+	d.typ("123456")
+	d.keys("enter")
+	d.contains("one PIN try left", "Confirm the last try")
+	d.typ("123456")
+	d.keys("enter")
+	d.contains("Only 1 PIN try left")
+	d.typ("last")
+	d.keys("enter")
+	if len(f.counted) != 1 || len(f.lastConfirm) != 1 {
+		t.Fatalf("counted %v, confirmations %v", f.counted, f.lastConfirm)
+	}
+}
+
+// TestTouchPromptWhenTheKeyWaits: the prompt shows when, and only when, the
+// engine says the key waits for a touch; there is no timer.
+func TestTouchPromptWhenTheKeyWaits(t *testing.T) {
+	f := newFake()
+	d := toCustodians(t, f)
+	d.insert(11111111)
+	d.typ("000000") // a wrong PIN never reaches the touch
+	d.hold = true
+	d.keys("enter")
+	if len(d.timers) != 0 {
+		t.Fatalf("timers = %+v, want none", d.timers)
+	}
+	d.lacks("Touch your YubiKey now")
+	d.contains("Checking the key…")
+	d.release()
+	d.contains("Wrong PIN")
 	d.typ("123456")
 	d.hold = true
 	d.keys("enter")
-	d.lacks("Touch your YubiKey now")
-	d.contains("Checking the key…")
-	if len(d.timers) != 1 || d.timers[0].d != touchDelay {
-		t.Fatalf("timers = %+v, want one touch timer of %v", d.timers, touchDelay)
-	}
-	d.fire()
 	d.contains("Touch your YubiKey now", "Next: touch the YubiKey now")
 	d.release()
 	d.lacks("Touch your YubiKey now")
@@ -285,10 +351,17 @@ func TestRunbookOrderAndEvidence(t *testing.T) {
 	if len(f.steps[1].Confirmed) != 0 {
 		t.Fatalf("confirmed without a PIN: %v", f.steps[1].Confirmed)
 	}
-	d.contains("PIN of Alice Ng's key")
+	d.contains("Alice Ng · key 11111111 · not inserted")
 	d.typ("000000")
 	d.keys("enter")
-	d.contains("Wrong PIN for Alice Ng's key: 2 tries left")
+	d.contains("Insert key 11111111 first")
+	if len(f.pinTries) != 2 {
+		t.Fatalf("a PIN was sent to a key that is not inserted: %v", f.pinTries)
+	}
+	d.insert(11111111, 22222222)
+	d.contains("Alice Ng · key 11111111 · PIN tries left 3")
+	d.keys("enter")
+	d.contains("Wrong PIN for key 11111111: 2 tries left")
 	d.typ("123456")
 	d.keys("enter")
 	d.keys("c")
@@ -297,7 +370,9 @@ func TestRunbookOrderAndEvidence(t *testing.T) {
 	if !slices.Equal(f.steps[1].Confirmed, []string{"Alice Ng", "Bob Okafor"}) {
 		t.Errorf("confirmed = %v", f.steps[1].Confirmed)
 	}
-	d.keys("n", "s", "enter")
+	d.keys("n", "s")
+	d.typ("skip")
+	d.keys("enter", "enter")
 	if f.cur != 2 {
 		t.Fatalf("at step %d, want 2", f.cur)
 	}
@@ -390,10 +465,12 @@ func TestQuitConfirm(t *testing.T) {
 		quit bool
 	}{
 		{"q asks", []string{"q"}, false},
-		{"n stays", []string{"q", "n"}, false},
 		{"esc stays", []string{"q", "esc"}, false},
-		{"y quits", []string{"q", "y"}, true},
-		{"ctrl+c asks too", []string{"ctrl+c", "y"}, true},
+		{"y is not enough", []string{"q", "y"}, false},
+		{"y and enter are not enough", []string{"q", "y", "enter"}, false},
+		{"the word quits", []string{"q", "q", "u", "i", "t", "enter"}, true},
+		{"ctrl+c asks too", []string{"ctrl+c", "q", "u", "i", "t", "enter"}, true},
+		{"text typed before is not the word", []string{"q", "u", "i", "t", "enter"}, false},
 		{"other keys ignored while asking", []string{"q", "x", "enter"}, false},
 	}
 	for _, tt := range tests {
@@ -404,7 +481,7 @@ func TestQuitConfirm(t *testing.T) {
 				t.Fatalf("quit = %v aborted = %v, want %v", d.quit, d.m.aborted, tt.quit)
 			}
 			if !tt.quit && len(tt.keys) == 1 {
-				d.contains("kept in the journal", "Next: press y to quit")
+				d.contains("kept in the journal", "Next: to quit the console type quit and press enter")
 			}
 		})
 	}
@@ -423,7 +500,9 @@ func TestQuitWipesRevealedSecrets(t *testing.T) {
 	f := newFake()
 	f.steps = sampleSteps(2)
 	d := toRunbook(t, f, 80, 24)
-	d.keys("up", "up", "v", "q", "y")
+	d.keys("up", "up", "v", "q")
+	d.typ("quit")
+	d.keys("enter")
 	if f.wiped != 1 || !d.quit {
 		t.Fatalf("quit=%v wiped=%d", d.quit, f.wiped)
 	}
@@ -435,18 +514,29 @@ func TestSignLastRetryAndExport(t *testing.T) {
 	d := toRunbook(t, f, 80, 24)
 	d.finishRunbook()
 	d.closeOut()
+	d.lacks("PIN:") // what is signed comes first
+	tries := len(f.pinTries)
+	d.typ("123456")
+	d.keys("enter")
+	if len(f.pinTries) != tries {
+		t.Fatal("a PIN was taken before the summary was read")
+	}
+	d.readSummary()
+	d.insert(11111111)
 	for range 2 {
 		d.typ("000000")
 		d.keys("enter")
 	}
-	d.contains("Wrong PIN: 1 tries left")
+	d.contains("Wrong PIN for key 11111111: 1 tries left")
 	d.typ("123456")
 	d.keys("enter")
 	if len(f.signed) != 0 {
 		t.Fatal("signed on the last retry without confirmation")
 	}
 	d.contains("Only 1 PIN try left")
-	d.keys("y")
+	d.typ("last")
+	d.keys("enter")
+	d.insert(22222222)
 	d.typ("654321")
 	d.keys("enter")
 	if !slices.Equal(f.signed, []uint32{11111111, 22222222}) {
@@ -494,7 +584,10 @@ func TestErrorsBranchWithWrapping(t *testing.T) {
 	if !errors.As(err, &wp) || wp.Retries != 2 {
 		t.Fatal("WrongPINError not found through wrapping")
 	}
-	if got := refusalLong(1, errors.Join(errors.New("x"), ErrWrongSlotKey)); !strings.Contains(got, "does not match the roster") {
+	if !errors.As(safeErr(err), &wp) || wp.Retries != 2 {
+		t.Fatal("WrongPINError lost behind the inert error")
+	}
+	if got := hwRefusal(1, safeErr(errors.Join(errors.New("x"), ErrWrongSlotKey)), "not signed"); !strings.Contains(got, "does not match the roster — not signed") {
 		t.Errorf("wrong slot key message: %q", got)
 	}
 }
@@ -523,7 +616,7 @@ func TestEngineErrorsKeepInput(t *testing.T) {
 	d := newDriver(t, f, 80, 24)
 	d.passPreflight()
 	bad := &failingDeclare{fakeEngine: f}
-	d.m.env.eng = bad
+	d.m.scr.(*declareScreen).eng = inertEngine(bad)
 	d.fillDeclaration()
 	d.contains("Could not record the declaration", "disk full", "What broke: AWS SSO down")
 	if _, ok := d.m.scr.(*declareScreen); !ok {

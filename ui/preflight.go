@@ -1,12 +1,28 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
+
+// PreflightEngine is what the preflight screen needs.
+type PreflightEngine interface {
+	// Preflight runs the station checks (network, clock, vault signature,
+	// runbook hash, PC/SC, report destination, version) and returns them in
+	// display order.
+	Preflight(ctx context.Context) []Check
+	// AcknowledgeWarning journals the operator's reason for going on despite
+	// the warning check called name.
+	AcknowledgeWarning(name, reason string) error
+	// ConfirmClock journals that the operator compared the shown UTC time with
+	// a trusted clock: correct reports whether they said it was right.
+	ConfirmClock(shown time.Time, correct bool) error
+}
 
 // preflightResultMsg carries the results of Engine.Preflight.
 type preflightResultMsg struct{ checks []Check }
@@ -27,6 +43,7 @@ const (
 // preflightScreen shows the station checks and the clock confirmation.
 type preflightScreen struct {
 	e       *env
+	eng     PreflightEngine
 	checks  []Check
 	loading bool
 	cursor  int
@@ -37,8 +54,8 @@ type preflightScreen struct {
 	w, h    int
 }
 
-func newPreflight(e *env) *preflightScreen {
-	return &preflightScreen{e: e, loading: true, acked: map[string]bool{}}
+func newPreflight(e *env, eng PreflightEngine) *preflightScreen {
+	return &preflightScreen{e: e, eng: eng, loading: true, acked: map[string]bool{}}
 }
 
 func (s *preflightScreen) title() string    { return "Preflight" }
@@ -47,8 +64,8 @@ func (s *preflightScreen) typing() bool     { return s.reason != nil }
 
 func (s *preflightScreen) init() tea.Cmd {
 	s.loading = true
-	e := s.e
-	return func() tea.Msg { return preflightResultMsg{checks: e.eng.Preflight(e.ctx)} }
+	ctx, eng := s.e.ctx, s.eng
+	return func() tea.Msg { return preflightResultMsg{checks: eng.Preflight(ctx)} }
 }
 
 // blocker returns the first check that stops the operator, if any.
@@ -154,7 +171,7 @@ func (s *preflightScreen) reasonKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		name := s.checks[s.cursor].Name
-		if err := s.e.eng.AcknowledgeWarning(name, strings.TrimSpace(s.reason.String())); err != nil {
+		if err := s.eng.AcknowledgeWarning(name, strings.TrimSpace(s.reason.String())); err != nil {
 			s.err = fmt.Sprintf("Could not record the acknowledgement of %q: %v. Nothing was lost; try again.", name, err)
 			return nil
 		}
@@ -183,7 +200,7 @@ func (s *preflightScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.ClockOK), key.Matches(msg, k.ClockWrong):
 		right := key.Matches(msg, k.ClockOK)
-		if err := s.e.eng.ConfirmClock(s.e.now, right); err != nil {
+		if err := s.eng.ConfirmClock(s.e.now, right); err != nil {
 			s.err = fmt.Sprintf("Could not record the clock confirmation: %v. Try again.", err)
 			return nil
 		}
