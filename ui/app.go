@@ -360,7 +360,7 @@ func (m *Model) footer() string {
 	right := []key.Binding{k.Help, k.Quit}
 	switch {
 	case m.quitting != nil:
-		next = "Next: " + m.quitting.next() + " (recorded events are kept; resume later)"
+		next = "Next: " + m.quitting.next()
 		keys, right = bindings(m.quitting.help(k)), nil
 	case m.locked:
 		right = nil

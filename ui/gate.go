@@ -58,13 +58,13 @@ func (g *gate) update(k KeyMap, msg tea.Msg) gateResult {
 
 // next is the footer instruction while the gate is open.
 func (g *gate) next() string {
-	return "to " + g.action + " type " + g.word + " and press enter; esc cancels"
+	return "type " + g.word + " and press enter to " + g.action + "; esc cancels"
 }
 
 // view renders the question, the field and the last refusal.
 func (g *gate) view(st Styles, width int) string {
-	s := st.Warning.Render("! To "+g.action+", type  "+g.word+"  and press enter. Esc cancels.") +
-		"\n" + g.in.view(true, width)
+	s := st.Warning.Render("! "+strings.ToUpper(g.action[:1])+g.action[1:]+"?") +
+		"\n  Type  " + g.word + "  and press enter (esc cancels).\n" + g.in.view(true, width)
 	if g.err != "" {
 		s += "\n" + st.Error.Render(g.err)
 	}

@@ -481,7 +481,7 @@ func TestQuitConfirm(t *testing.T) {
 				t.Fatalf("quit = %v aborted = %v, want %v", d.quit, d.m.aborted, tt.quit)
 			}
 			if !tt.quit && len(tt.keys) == 1 {
-				d.contains("kept in the journal", "Next: to quit the console type quit and press enter")
+				d.contains("kept in the journal", "Next: type quit and press enter to quit the console")
 			}
 		})
 	}

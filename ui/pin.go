@@ -131,7 +131,7 @@ func (p *pinPrompt) update(e *env, eng PINEngine, msg tea.Msg) pinAction {
 		case p.retries == 0:
 			p.err = hwRefusal(p.serial, ErrPINBlocked, "nothing was sent")
 		case p.retries == 1 && !p.confirmed:
-			p.last = newGate("last", "use the LAST PIN try of key "+fmt.Sprint(p.serial))
+			p.last = newGate("last", "use the last try")
 		default:
 			return pinSubmit
 		}
@@ -186,7 +186,7 @@ func (p *pinPrompt) header() string {
 func (p *pinPrompt) view(st Styles, focused bool, width int) string {
 	s := p.header() + "\n" + p.in.view(focused && p.last == nil, width)
 	if p.last != nil {
-		s += "\n" + st.Warning.Render("! Only 1 PIN try left. A wrong PIN now BLOCKS this YubiKey.") +
+		s += "\n" + st.Warning.Render("! Only 1 PIN try left: a wrong PIN now BLOCKS this key.") +
 			"\n" + p.last.view(st, width)
 	}
 	return s
@@ -196,7 +196,7 @@ func (p *pinPrompt) view(st Styles, focused bool, width int) string {
 func (p *pinPrompt) next(action string) string {
 	switch {
 	case p.last != nil:
-		return "ONE PIN try left: " + p.last.next()
+		return "ONE PIN try left: type last and press enter to use it; esc stops"
 	case !p.present:
 		return fmt.Sprintf("%s: insert key %d", p.who, p.serial)
 	}

@@ -203,6 +203,9 @@ func (s *runbookScreen) ShortHelp() []key.Binding {
 		return s.skipping.help(k)
 	}
 	if s.confirm != nil {
+		if s.confirm.guarding() {
+			return s.confirm.help(k, "")
+		}
 		return append(s.confirm.help(k, "sign with the key"), k.Back)
 	}
 	if s.typing() {

@@ -63,7 +63,7 @@ func TestSkipNeedsTheWordAndAFreshReason(t *testing.T) {
 	f.steps = sampleSteps(3)
 	d := toRunbook(t, f, 80, 24)
 	d.keys("s")
-	d.contains("type  skip  and press enter")
+	d.contains("Skip step 1?", "Type  skip  and press enter")
 	d.typ("kip it")
 	d.keys("enter")
 	d.contains("Not confirmed: type skip exactly")

@@ -215,6 +215,8 @@ func (s *signScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 			files := s.files
 			return func() tea.Msg { return exportedMsg{files: files} }
 		}
+	case key.Matches(msg, k.ScrollUp, k.ScrollDown): // not text: the summary stays scrollable
+		return s.readKey(msg)
 	case s.signing():
 		if s.pin.update(s.e, s.eng, msg) == pinSubmit {
 			return s.sign()
@@ -318,9 +320,14 @@ func (s *signScreen) view() string {
 			"\n\nNothing was signed. Quit (everything recorded is kept in the journal) and tell security."
 	case s.sum == nil:
 		return "Building the report…"
+	case !s.signing():
+		return st.Pass.Render("✓ Every custodian signed what was shown above.")
 	}
 	lines, end := s.window()
 	more := st.Muted.Render("  … ↓/pgdn for more")
+	if s.read {
+		more = st.Muted.Render("  … pgup/pgdn scrolls what you sign")
+	}
 	if end {
 		more = st.Muted.Render("  — end of what you sign —")
 	}
@@ -338,7 +345,7 @@ func (s *signScreen) pinned() string {
 func (s *signScreen) signingView() string {
 	st := s.e.st
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %d of %d signed\n", st.Title.Render("Signatures"), s.signed, len(s.signers))
+	fmt.Fprintf(&b, "\n%s  %d of %d signed\n", st.Title.Render("Signatures"), s.signed, len(s.signers))
 	for i, c := range s.signers {
 		switch {
 		case i < s.signed:
