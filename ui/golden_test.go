@@ -83,7 +83,12 @@ func TestGolden(t *testing.T) {
 		{"reauthorise", Mode{}, func(d *driver) { d.at(d.f.expires) }},
 		{"help", Mode{}, func(d *driver) { d.keys("?") }},
 		{"quit-confirm", Mode{}, func(d *driver) { d.keys("q"); d.typ("qu") }},
-		{"closeout", Mode{}, func(d *driver) { d.keys("up", "up", "v"); d.finishRunbook(); d.keys("enter"); d.typ("SSO IdP certificate expired") }},
+		{"closeout", Mode{}, func(d *driver) {
+			d.keys("up", "up", "v")
+			d.finishRunbook()
+			d.keys("enter")
+			d.typ("SSO IdP certificate expired")
+		}},
 		{"sign", Mode{}, func(d *driver) { d.keys("up", "up", "v"); d.finishRunbook(); d.closeOut() }},
 		{"sign-pin", Mode{}, func(d *driver) {
 			d.finishRunbook()
@@ -93,7 +98,13 @@ func TestGolden(t *testing.T) {
 			d.typ("1234")
 		}},
 		{"sign-exported", Mode{}, func(d *driver) { d.finishRunbook(); d.closeOut(); d.sign(); d.keys("enter") }},
-		{"locked", Mode{}, func(d *driver) { d.keys("up", "up", "v"); d.finishRunbook(); d.closeOut(); d.sign(); d.keys("enter", "enter") }},
+		{"locked", Mode{}, func(d *driver) {
+			d.keys("up", "up", "v")
+			d.finishRunbook()
+			d.closeOut()
+			d.sign()
+			d.keys("enter", "enter")
+		}},
 	}
 	sizes := [][2]int{{80, 24}, {120, 40}}
 	for _, sc := range scenarios {

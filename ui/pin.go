@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -20,7 +21,8 @@ type PINEngine interface {
 	// serial explicitly confirmed, on screen, using its last PIN try. It
 	// allows exactly the next PIN operation on that key (AddCustodian,
 	// Confirm or Sign); without it such an operation on a key with one try
-	// left must fail with ErrLastPINTry before the PIN is sent.
+	// left must fail with ErrLastPINTry before the PIN is sent. It is
+	// called from Update, so it must return quickly.
 	ConfirmLastPINTry(serial uint32) error
 }
 
@@ -30,17 +32,22 @@ type keysMsg struct {
 	err  error
 }
 
-// keyScan lists the inserted keys, one listing at a time.
+// keyScan lists the inserted keys, one listing at a time. A listing whose
+// result went to another screen (the screen changed meanwhile) is given up
+// after scanGiveUp, so a screen that comes back scans again.
 type keyScan struct {
 	running bool
+	started time.Time
 	done    bool // at least one listing arrived
 }
 
+const scanGiveUp = 5 * time.Second
+
 func (k *keyScan) start(e *env, eng PINEngine) tea.Cmd {
-	if k.running {
+	if k.running && e.now.Sub(k.started) < scanGiveUp {
 		return nil
 	}
-	k.running = true
+	k.running, k.started = true, e.now
 	ctx := e.ctx
 	return func() tea.Msg {
 		keys, err := eng.ConnectedKeys(ctx)
