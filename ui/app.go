@@ -92,6 +92,7 @@ type Model struct {
 	w, h     int
 	full     bool
 	quitting *gate // the quit confirmation, when open
+	stray    bool  // text was typed with no field open: keys paused until esc
 	aborted  bool
 	locked   bool
 	help     help.Model
@@ -255,6 +256,18 @@ func (m *Model) rootKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if m.locked && key.Matches(msg, k.Quit, k.Enter) {
 		return tea.Quit, true
 	}
+	if m.stray {
+		if key.Matches(msg, k.Back) {
+			m.stray = false
+		}
+		if msg.String() != "ctrl+c" {
+			return nil, true
+		}
+	}
+	if !m.locked && !m.scr.typing() && strayText(k, m.scr, msg) {
+		m.stray = true
+		return nil, true
+	}
 	if msg.String() == "ctrl+c" || (!m.scr.typing() && key.Matches(msg, k.Quit)) {
 		m.quitting = newGate("quit", "quit the console")
 		return nil, true
@@ -362,6 +375,9 @@ func (m *Model) footer() string {
 	case m.quitting != nil:
 		next = "Next: " + m.quitting.next()
 		keys, right = bindings(m.quitting.help(k)), nil
+	case m.stray:
+		next = "Next: press esc — the keys are paused because text was typed with no field open"
+		keys, right = bindings{withHelp(k.Back, "use the keys again")}, []key.Binding{k.QuitTyping}
 	case m.locked:
 		right = nil
 	case m.scr.typing():
@@ -400,6 +416,9 @@ func (m *Model) View() tea.View {
 		body = quitText(m.env.st) + "\n\n" + m.quitting.view(m.env.st, m.w)
 	} else {
 		body = m.scr.view()
+		if m.stray {
+			body = strayNotice(m.env.st) + body
+		}
 		if p, ok := m.scr.(pinner); ok {
 			pinned = wrap(p.pinned(), m.w)
 		}

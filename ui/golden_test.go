@@ -79,6 +79,7 @@ func TestGolden(t *testing.T) {
 			d.keys("enter")
 		}},
 		{"runbook-skip-gate", Mode{}, func(d *driver) { d.keys("s"); d.typ("kip because I am tired") }},
+		{"runbook-stray", Mode{}, func(d *driver) { d.typ("I am tired") }},
 		{"runbook-skip-reason", Mode{}, func(d *driver) { d.keys("s"); d.typ("skip"); d.keys("enter") }},
 		{"reauthorise", Mode{}, func(d *driver) { d.at(d.f.expires) }},
 		{"help", Mode{}, func(d *driver) { d.keys("?") }},

@@ -144,6 +144,8 @@ func TestCustodianProgressAndQuorum(t *testing.T) {
 	d.contains("1 of 2 counted", "✓ Alice Ng counted")
 	d.custodian(11111111, "123456") // same person again: refused, never counted twice
 	d.contains("counted — remove this key")
+	d.contains("Keys are paused") // the PIN went to no field
+	d.keys("esc")
 	d.custodian(22222222, "654321")
 	if _, ok := d.m.scr.(*runbookScreen); !ok {
 		t.Fatalf("quorum met but not on the runbook:\n%s", d.screen())
@@ -404,6 +406,8 @@ func TestSignLastRetryAndExport(t *testing.T) {
 	if len(f.pinTries) != tries {
 		t.Fatal("a PIN was taken before the summary was read")
 	}
+	d.contains("Keys are paused")
+	d.keys("esc")
 	d.readSummary()
 	d.insert(11111111)
 	for range 2 {

@@ -30,6 +30,7 @@ func TestStrayTypingChangesNothing(t *testing.T) {
 		{"skip sentence and enter", "skip because I am tired\n"},
 		{"the word after s", "s skip\n"},
 		{"quit sentence", "quit now please\n"},
+		{"sentence with spaces and v", "I need a break, very tired\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,6 +52,9 @@ func TestStrayTypingChangesNothing(t *testing.T) {
 			}
 			if d.quit || len(f.steps[1].Confirmed) != 0 {
 				t.Fatalf("quit=%v confirmed=%v", d.quit, f.steps[1].Confirmed)
+			}
+			if f.steps[1].Checks[0].Done != true || len(f.revealed) != 0 {
+				t.Fatalf("checks %v revealed %v", f.steps[1].Checks, f.revealed)
 			}
 		})
 	}
@@ -153,4 +157,21 @@ func TestSignRefusedWhenSummaryFails(t *testing.T) {
 	d.keys("pgdown", "enter")
 	d.contains("cannot be signed: disk full", "Nothing was signed")
 	d.lacks("PIN:")
+}
+
+// TestStrayTextPausesKeys: a character no key offers pauses every key (a
+// space that would tick, a v that would reveal) until esc.
+func TestStrayTextPausesKeys(t *testing.T) {
+	f := newFake()
+	f.steps = sampleSteps(2)
+	d := toRunbook(t, f, 80, 24)
+	d.keys("I", "space", "x", "up", "up", "v", "enter")
+	if f.steps[0].Checks[0].Done || len(f.revealed) != 0 {
+		t.Fatalf("stray keys acted: checks %v revealed %v", f.steps[0].Checks, f.revealed)
+	}
+	d.contains("Keys are paused", "Next: press esc")
+	d.keys("esc", "space")
+	if !f.steps[0].Checks[0].Done {
+		t.Fatal("keys still paused after esc")
+	}
 }
