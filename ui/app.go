@@ -13,6 +13,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+
+	"breakglass/internal/inert"
 )
 
 // ErrQuit is returned by Run when the operator quit before the session was
@@ -461,7 +463,7 @@ func demoPINs(p map[string]string) string {
 	slices.Sort(names)
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = n + " " + p[n]
+		parts[i] = inert.Line(n) + " " + inert.Line(p[n]) // names from the demo vault
 	}
 	return strings.Join(parts, " · ")
 }
