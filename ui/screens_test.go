@@ -41,7 +41,9 @@ func TestDeclareScreenAlone(t *testing.T) {
 // closeOutOnly is the whole CloseOutEngine.
 type closeOutOnly struct{ answers map[string]string }
 
-func (c *closeOutOnly) CloseOutQuestions() []Question { return []Question{{ID: "q1", Text: "What broke?"}} }
+func (c *closeOutOnly) CloseOutQuestions() []Question {
+	return []Question{{ID: "q1", Text: "What broke?"}}
+}
 func (c *closeOutOnly) AnswerCloseOut(id, text string) error {
 	c.answers[id] = text
 	return nil
