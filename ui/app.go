@@ -117,6 +117,8 @@ func New(ctx context.Context, eng Engine, opts Options) *Model {
 		m.w, m.h = opts.Width, opts.Height
 	}
 	switch opts.Start {
+	case StartAnnounce:
+		m.scr = newAnnounce(e, eng)
 	case StartQuorum:
 		m.scr = newCustodians(e, eng, false)
 	case StartReauthorise:
@@ -141,10 +143,14 @@ type Start int
 // Start screens.
 const (
 	StartPreflight   Start = iota
-	StartQuorum            // declared, custodians not yet all counted
+	StartQuorum            // declared and announced, custodians not yet all counted
 	StartReauthorise       // in the runbook: a fresh quorum, then the current step
 	StartCloseOut
 	StartSign
+	// StartAnnounce: declared, but neither an acknowledgement of the
+	// announce code nor "could not reach anyone" is recorded yet. It is last
+	// so the values above keep their numbers.
+	StartAnnounce
 )
 
 // Run shows the console until the session is locked (nil) or the operator
@@ -289,6 +295,8 @@ func (m *Model) transition(msg tea.Msg) (tea.Cmd, bool) {
 	case preflightDoneMsg:
 		return m.switchTo(newDeclare(e, e.eng)), true
 	case declaredMsg:
+		return m.switchTo(newAnnounce(e, e.eng)), true
+	case announcedMsg:
 		return m.switchTo(newCustodians(e, e.eng, false)), true
 	case quorumMetMsg:
 		if m.resume != nil {

@@ -240,9 +240,31 @@ func (d *driver) fillDeclaration() {
 	d.keys("enter")
 }
 
-func (d *driver) declare() {
+// toAnnounce declares the incident and stops at the announce screen.
+func (d *driver) toAnnounce() {
 	d.t.Helper()
 	d.fillDeclaration()
+	if _, ok := d.m.scr.(*announceScreen); !ok {
+		d.t.Fatalf("not on the announce screen:\n%s", d.screen())
+	}
+}
+
+// announce records the on-call's acknowledgement the way an operator does:
+// enter, their read-back, their name, enter on an empty time (now).
+func (d *driver) announce() {
+	d.t.Helper()
+	d.keys("enter")
+	d.typ("7k3q 9xm2 4h")
+	d.keys("enter")
+	d.typ("Sam Rivera")
+	d.keys("enter", "enter")
+}
+
+// declare declares the incident and announces it: the custodians screen.
+func (d *driver) declare() {
+	d.t.Helper()
+	d.toAnnounce()
+	d.announce()
 	if _, ok := d.m.scr.(*custodiansScreen); !ok {
 		d.t.Fatalf("not on the custodians screen:\n%s", d.screen())
 	}

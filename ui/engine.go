@@ -1,6 +1,7 @@
 // Package ui is the breakglass console: bubbletea v2 screens that walk an
 // operator and the custodians through preflight, incident declaration,
-// quorum, the runbook, close-out, signing and lock.
+// the announcement to the security on-call, quorum, the runbook, close-out,
+// signing and lock.
 //
 // The package never touches hardware, the vault, the journal or the runbook
 // file itself. Each screen declares the few Engine methods it calls beside
@@ -43,6 +44,7 @@ type Engine interface {
 	SessionEngine
 	PreflightEngine
 	DeclareEngine
+	AnnounceEngine
 	QuorumEngine
 	PINEngine
 	RunbookEngine

@@ -59,15 +59,18 @@ func (f *fakeEngine) SignSummary(context.Context) (SignSummary, error) {
 
 // fakeSession is the preflight, declaration, close-out and sign parts.
 type fakeSession struct {
-	checks     []Check
-	acks       map[string]string
-	clock      []bool
-	declared   *Declaration
-	questions  []Question
-	exportDir  string
-	files      []ExportedFile
-	locked     bool
-	summaryErr error
+	checks      []Check
+	acks        map[string]string
+	clock       []bool
+	declared    *Declaration
+	announced   []announcement
+	codeErr     error
+	announceErr error
+	questions   []Question
+	exportDir   string
+	files       []ExportedFile
+	locked      bool
+	summaryErr  error
 }
 
 func newFakeSession() *fakeSession {
@@ -98,6 +101,33 @@ func (f *fakeSession) ConfirmClock(_ time.Time, ok bool) error {
 }
 func (f *fakeSession) Runbook() string             { return "aws-root-recovery v3 (sha256 9f2c…41aa)" }
 func (f *fakeSession) Declare(d Declaration) error { f.declared = &d; return nil }
+
+// announcement is one RecordAnnouncement call.
+type announcement struct {
+	by      string
+	at      time.Time
+	reached bool
+	note    string
+}
+
+// fakeCode is the announce code of every fake session, as internal/announce
+// would make one: Crockford-style letters and digits, check character last.
+const fakeCode = "7K3Q9XM24H"
+
+func (f *fakeSession) AnnounceCode() (string, error) {
+	if f.codeErr != nil {
+		return "", f.codeErr
+	}
+	return fakeCode, nil
+}
+
+func (f *fakeSession) RecordAnnouncement(by string, at time.Time, reached bool, note string) error {
+	if f.announceErr != nil {
+		return f.announceErr
+	}
+	f.announced = append(f.announced, announcement{by, at, reached, note})
+	return nil
+}
 
 func (f *fakeSession) CloseOutQuestions() []Question { return slices.Clone(f.questions) }
 func (f *fakeSession) AnswerCloseOut(id, text string) error {

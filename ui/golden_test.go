@@ -20,6 +20,30 @@ func TestGolden(t *testing.T) {
 		}},
 		{"preflight-ack", Mode{}, func(d *driver) { d.keys("a"); d.typ("no USB stick") }},
 		{"declare", Mode{}, func(d *driver) { d.passPreflight(); d.typ("Dana Smith"); d.keys("enter") }},
+		{"announce", Mode{}, func(d *driver) { d.passPreflight(); d.toAnnounce() }},
+		{"announce-form", Mode{}, func(d *driver) {
+			d.passPreflight()
+			d.toAnnounce()
+			d.keys("enter")
+			d.typ("7K3Q 9XM2 4H")
+			d.keys("enter")
+			d.typ("Sam Riv")
+		}},
+		{"announce-mismatch", Mode{}, func(d *driver) {
+			d.passPreflight()
+			d.toAnnounce()
+			d.keys("enter")
+			d.typ("7K3Q 9XN2 4H")
+			d.keys("enter")
+		}},
+		{"announce-nobody", Mode{}, func(d *driver) {
+			d.passPreflight()
+			d.toAnnounce()
+			d.keys("u")
+			d.typ("nobody")
+			d.keys("enter")
+			d.typ("on-call phone rang out twice, voicemail left")
+		}},
 		{"custodians-empty", Mode{Demo: true, TestRoot: true}, func(d *driver) { d.passPreflight(); d.declare() }},
 		{"custodians-pin", Mode{}, func(d *driver) {
 			d.passPreflight()
@@ -118,6 +142,7 @@ func TestGolden(t *testing.T) {
 				var d *driver
 				switch sc.name {
 				case "preflight", "preflight-fail", "preflight-ack", "declare",
+					"announce", "announce-form", "announce-mismatch", "announce-nobody",
 					"custodians-empty", "custodians-pin", "custodians-refused",
 					"custodians-last-retry", "custodians-touch":
 					d = newDriver(t, f, sz[0], sz[1])

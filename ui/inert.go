@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"breakglass/internal/inert"
 )
@@ -94,6 +95,17 @@ func (x *inertEng) AcknowledgeWarning(name, reason string) error {
 func (x *inertEng) Runbook() string             { return x.line(x.Engine.Runbook()) }
 func (x *inertEng) Fingerprint() string         { return x.line(x.Engine.Fingerprint()) }
 func (x *inertEng) Declare(d Declaration) error { return safeErr(x.Engine.Declare(d)) }
+
+// AnnounceCode is checked by the screen to be letters and digits; inert
+// here all the same, so a refused code is shown safely in the error.
+func (x *inertEng) AnnounceCode() (string, error) {
+	c, err := x.Engine.AnnounceCode()
+	return x.line(c), safeErr(err)
+}
+
+func (x *inertEng) RecordAnnouncement(by string, at time.Time, reached bool, note string) error {
+	return safeErr(x.Engine.RecordAnnouncement(by, at, reached, note))
+}
 
 func (x *inertEng) quorum(q QuorumState) QuorumState {
 	q.Counted = x.custodians(q.Counted)
