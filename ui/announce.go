@@ -277,8 +277,9 @@ func sameCode(readBack, code string) bool {
 
 // toldAt parses the time the on-call was told: empty or "now" is the
 // station clock; HH:MM or HH:MM:SS is UTC, the latest such time not after
-// now (so 23:58 typed at 00:03 is yesterday); a full RFC 3339 time is taken
-// as it is but must not be after now.
+// now (so 23:58 typed at 00:03 is yesterday) and refused if that is more
+// than 12 hours ago (a typo, most likely a time later than the clock); a full
+// RFC 3339 time is taken as it is but must not be after now.
 func toldAt(s string, now time.Time) (time.Time, error) {
 	now = now.UTC()
 	s = strings.TrimSpace(s)
@@ -299,6 +300,9 @@ func toldAt(s string, now time.Time) (time.Time, error) {
 		t := time.Date(now.Year(), now.Month(), now.Day(), c.Hour(), c.Minute(), c.Second(), 0, time.UTC)
 		if t.After(now) {
 			t = t.AddDate(0, 0, -1)
+		}
+		if now.Sub(t) > 12*time.Hour {
+			return time.Time{}, fmt.Errorf("%s UTC would be %s ago (the station clock is %s); type when they were told", s, fmtDur(now.Sub(t)), now.Format("15:04Z"))
 		}
 		return t, nil
 	}

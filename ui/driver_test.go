@@ -42,9 +42,15 @@ type driver struct {
 
 func newDriver(t testing.TB, f *fakeEngine, w, h int) *driver {
 	t.Helper()
+	return newDriverAt(t, f, w, h, StartPreflight)
+}
+
+// newDriverAt is newDriver for a session resumed at start.
+func newDriverAt(t testing.TB, f *fakeEngine, w, h int, start Start) *driver {
+	t.Helper()
 	m := New(context.Background(), f, Options{
 		Now: func() time.Time { return t0 }, Width: w, Height: h, ExportDir: "/media/usb",
-		DemoPINs: map[string]string{"Alice Ng": "123456", "Bob Okafor": "654321"},
+		DemoPINs: map[string]string{"Alice Ng": "123456", "Bob Okafor": "654321"}, Start: start,
 	})
 	d := &driver{t: t, m: m, f: f}
 	m.env.after = func(dur time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {

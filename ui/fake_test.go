@@ -64,6 +64,7 @@ type fakeSession struct {
 	clock       []bool
 	declared    *Declaration
 	announced   []announcement
+	codeValue   string // "" means fakeCode
 	codeErr     error
 	announceErr error
 	questions   []Question
@@ -117,6 +118,9 @@ const fakeCode = "7K3Q9XM24H"
 func (f *fakeSession) AnnounceCode() (string, error) {
 	if f.codeErr != nil {
 		return "", f.codeErr
+	}
+	if f.codeValue != "" {
+		return f.codeValue, nil
 	}
 	return fakeCode, nil
 }
