@@ -230,8 +230,10 @@ func (d *driver) golden(name string) {
 func (d *driver) passPreflight() {
 	d.t.Helper()
 	d.keys("a")
+	d.typ("accept")
+	d.keys("enter")
 	d.typ("no USB stick; laptop disk is encrypted")
-	d.keys("enter", "y", "enter")
+	d.keys("enter", "y", "enter", "enter")
 	if _, ok := d.m.scr.(*declareScreen); !ok {
 		d.t.Fatalf("not on the declare screen:\n%s", d.screen())
 	}

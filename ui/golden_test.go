@@ -18,7 +18,9 @@ func TestGolden(t *testing.T) {
 			d.f.checks[0] = Check{"Network", Fail, "wlan0 is up with a default route: switch the radio off (rfkill block all)"}
 			d.keys("r")
 		}},
-		{"preflight-ack", Mode{}, func(d *driver) { d.keys("a"); d.typ("no USB stick") }},
+		{"preflight-ack", Mode{}, func(d *driver) { d.keys("a"); d.typ("accept"); d.keys("enter"); d.typ("no USB stick") }},
+		{"preflight-ack-gate", Mode{}, func(d *driver) { d.keys("a"); d.typ("and then") }},
+		{"preflight-clock", Mode{}, func(d *driver) { d.keys("y") }},
 		{"declare", Mode{}, func(d *driver) { d.passPreflight(); d.typ("Dana Smith"); d.keys("enter") }},
 		{"announce", Mode{}, func(d *driver) { d.passPreflight(); d.toAnnounce() }},
 		{"announce-form", Mode{}, func(d *driver) {
@@ -141,7 +143,7 @@ func TestGolden(t *testing.T) {
 				f.steps = sampleSteps(6)
 				var d *driver
 				switch sc.name {
-				case "preflight", "preflight-fail", "preflight-ack", "declare",
+				case "preflight", "preflight-fail", "preflight-ack", "preflight-ack-gate", "preflight-clock", "declare",
 					"announce", "announce-form", "announce-mismatch", "announce-nobody",
 					"custodians-empty", "custodians-pin", "custodians-refused",
 					"custodians-last-retry", "custodians-touch":

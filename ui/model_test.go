@@ -12,6 +12,7 @@ import (
 )
 
 func TestPreflightBlocks(t *testing.T) {
+	accept := []string{"a", "a", "c", "c", "e", "p", "t", "enter"} // a, the word, enter
 	tests := []struct {
 		name   string
 		checks []Check
@@ -19,13 +20,13 @@ func TestPreflightBlocks(t *testing.T) {
 		moved  bool
 		next   string
 	}{
-		{"fail blocks even with clock confirmed", []Check{{"Network", Fail, "wlan0 up"}}, []string{"y", "enter"}, false, `fix the failed check "Network"`},
-		{"warn without reason blocks", []Check{{"Disk", Warn, "not removable"}}, []string{"y", "enter"}, false, `select warning "Disk"`},
-		{"empty reason is refused", []Check{{"Disk", Warn, "x"}}, []string{"a", "enter", "esc", "y", "enter"}, false, `select warning "Disk"`},
+		{"fail blocks even with clock confirmed", []Check{{"Network", Fail, "wlan0 up"}}, []string{"y", "enter", "enter"}, false, `fix the failed check "Network"`},
+		{"warn without reason blocks", []Check{{"Disk", Warn, "not removable"}}, []string{"y", "enter", "enter"}, false, `select warning "Disk"`},
+		{"empty reason is refused", []Check{{"Disk", Warn, "x"}}, slices.Concat(accept, []string{"enter", "esc", "y", "enter", "enter"}), false, `select warning "Disk"`},
 		{"clock unconfirmed blocks", []Check{{"Disk", Pass, ""}}, []string{"enter"}, false, "compare the UTC time"},
-		{"clock wrong blocks", []Check{{"Disk", Pass, ""}}, []string{"w", "enter"}, false, "set the system clock"},
-		{"all pass and clock right", []Check{{"Disk", Pass, ""}}, []string{"y", "enter"}, true, ""},
-		{"warn acknowledged", []Check{{"Disk", Warn, "x"}}, []string{"a", "o", "k", "enter", "y", "enter"}, true, ""},
+		{"clock wrong blocks", []Check{{"Disk", Pass, ""}}, []string{"w", "enter", "enter"}, false, "set the system clock"},
+		{"all pass and clock right", []Check{{"Disk", Pass, ""}}, []string{"y", "enter", "enter"}, true, ""},
+		{"warn acknowledged", []Check{{"Disk", Warn, "x"}}, slices.Concat(accept, []string{"o", "k", "enter", "y", "enter", "enter"}), true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,10 +67,14 @@ func TestPreflightReasonVisibleOnSmallTerminal(t *testing.T) {
 	}
 	d := newDriver(t, f, 80, 24)
 	d.keys("a")
+	d.typ("accept")
+	d.keys("enter")
 	d.typ("lab station")
 	d.contains("(recorded in the journal)", "Reason: lab station")
-	d.keys("enter")              // recorded; the next warning
-	d.keys("down", "a", "enter") // an empty reason is refused, visibly
+	d.keys("enter") // recorded; the next warning
+	d.keys("down", "a")
+	d.typ("accept")
+	d.keys("enter", "enter") // an empty reason is refused, visibly
 	d.contains("Reason:", "A reason is required")
 }
 

@@ -175,3 +175,21 @@ func TestStrayTextPausesKeys(t *testing.T) {
 		t.Fatal("keys still paused after esc")
 	}
 }
+
+// Preflight answers are journaled too: a stray sentence starting with y, w
+// or a confirms no clock and acknowledges no warning (y, then enter, is
+// the answer itself).
+func TestPreflightStraySentenceRecordsNothing(t *testing.T) {
+	for _, sentence := range []string{"yes it is", "yy", "wait what", "and then", "accept"} {
+		t.Run(sentence, func(t *testing.T) {
+			d := newDriver(t, newFake(), 80, 24)
+			d.typ(sentence)
+			d.keys("enter")
+			d.typ("ok")
+			d.keys("enter")
+			if len(d.f.clock) != 0 || len(d.f.acks) != 0 {
+				t.Fatalf("recorded clock %v, acks %v:\n%s", d.f.clock, d.f.acks, d.screen())
+			}
+		})
+	}
+}
