@@ -282,3 +282,22 @@ func TestAnnounceScreenAlone(t *testing.T) {
 		t.Fatalf("recorded %+v, done %v", eng.got, done)
 	}
 }
+
+// What the custodians sign says how the use was announced, or that it was
+// not.
+func TestAnnounceLineSigned(t *testing.T) {
+	for _, c := range []struct {
+		a    Announcement
+		want string
+	}{
+		{Announcement{}, "Announced  ! not recorded"},
+		{Announcement{Code: fakeCode, By: "Sam Rivera", At: t0, Reached: true},
+			"Announced  code 7K3Q-9XM2-4H to Sam Rivera at 2026-11-23 03:00Z"},
+		{Announcement{Code: fakeCode, At: t0, Note: "phone rang out"},
+			"Announced  ! code 7K3Q-9XM2-4H — no one reached (03:00Z): phone rang out"},
+	} {
+		if got := announceLine(c.a); got != c.want {
+			t.Errorf("announceLine(%+v) = %q, want %q", c.a, got, c.want)
+		}
+	}
+}

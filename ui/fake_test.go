@@ -42,6 +42,10 @@ func (f *fakeEngine) SignSummary(context.Context) (SignSummary, error) {
 	if f.declared != nil {
 		m.Incident = *f.declared
 	}
+	if n := len(f.announced); n > 0 {
+		a := f.announced[n-1]
+		m.Announcement = Announcement{Code: fakeCode, By: a.by, At: a.at, Reached: a.reached, Note: a.note}
+	}
 	for _, s := range f.steps {
 		if s.State == StepSkipped {
 			m.Skipped = append(m.Skipped, SkippedStep{Step: s.ID, Title: s.Title, Reason: f.skipped[s.ID]})

@@ -201,6 +201,8 @@ func (x *inertEng) SignSummary(ctx context.Context) (SignSummary, error) {
 	m.Session, m.Vault, m.Runbook = x.line(m.Session), x.line(m.Vault), x.line(m.Runbook)
 	m.Incident = Declaration{Operator: x.line(m.Incident.Operator), Ticket: x.line(m.Incident.Ticket),
 		WhatBroke: x.line(m.Incident.WhatBroke)}
+	a := &m.Announcement
+	a.Code, a.By, a.Note = x.line(a.Code), x.line(a.By), x.line(a.Note)
 	m.Custodians = x.custodians(m.Custodians)
 	m.Revealed = x.lines(m.Revealed)
 	m.Skipped, m.Confirmations = slices.Clone(m.Skipped), slices.Clone(m.Confirmations)

@@ -37,6 +37,9 @@ type SignSummary struct {
 	Runbook  string // title and hash
 	Incident Declaration
 	Declared time.Time
+	// Announcement is how this use was announced to the security on-call
+	// (AnnounceEngine.RecordAnnouncement); zero when none was recorded.
+	Announcement Announcement
 	// Custodians is every custodian counted in this session, re-authorisations
 	// included, in order.
 	Custodians []Custodian
@@ -47,6 +50,16 @@ type SignSummary struct {
 	Confirmations []StepConfirmation
 	// Answers are the close-out questions with their recorded answers.
 	Answers []Question
+}
+
+// Announcement is the announce code and what RecordAnnouncement journaled:
+// who acknowledged it and when, or that no one was reached and why.
+type Announcement struct {
+	Code    string // letters and digits, as AnnounceCode returned it
+	By      string // the on-call who acknowledged; "" when not reached
+	At      time.Time
+	Reached bool
+	Note    string // the reason when not reached
 }
 
 // SkippedStep is a runbook step skipped, with the operator's reason.
@@ -390,6 +403,7 @@ func summaryLines(m SignSummary) []string {
 		"Incident  declared " + m.Declared.UTC().Format("2006-01-02 15:04Z") + " by " + m.Incident.Operator,
 		"  ticket      " + m.Incident.Ticket,
 		"  what broke  " + m.Incident.WhatBroke,
+		announceLine(m.Announcement),
 		"",
 		fmt.Sprintf("Custodians counted (%d)", len(m.Custodians))}
 	for _, c := range m.Custodians {
@@ -415,6 +429,19 @@ func summaryLines(m SignSummary) []string {
 		l = append(l, "  "+q.Text, "    "+q.Answer)
 	}
 	return l
+}
+
+// announceLine is the announcement as signed.
+func announceLine(a Announcement) string {
+	switch {
+	case a.Code == "" && a.At.IsZero():
+		return "Announced  ! not recorded"
+	case a.Reached:
+		return "Announced  code " + strings.Join(groupCode(a.Code), "-") + " to " + a.By +
+			" at " + a.At.UTC().Format("2006-01-02 15:04Z")
+	}
+	return "Announced  ! code " + strings.Join(groupCode(a.Code), "-") + " — no one reached (" +
+		a.At.UTC().Format("15:04Z") + "): " + a.Note
 }
 
 // filesView lists exported files with their SHA-256.
