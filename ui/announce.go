@@ -350,17 +350,21 @@ func (s *announceScreen) view() string {
 	st := s.e.st
 	var b strings.Builder
 	b.WriteString(st.Warning.Render("Call the security on-call and read them this code.") + "\n")
-	if s.code == "" {
+	switch {
+	case s.code == "" && s.mode == announceChoose:
 		b.WriteString("\n" + st.Error.Render(s.err) + "\n\n" +
 			"If the code cannot be derived, press u to record why the use could not be announced.")
 		return b.String()
+	case s.code == "":
+		b.WriteString("\n" + st.Error.Render("No announce code.") + "\n\n")
+	default:
+		b.WriteString("Every use is announced; they record it and match it with the report later.\n\n")
+		b.WriteString(indent(s.bigCode(), "  ") + "\n")
+		for _, g := range groupCode(s.code) {
+			b.WriteString(fmt.Sprintf("  %-4s  %s\n", g, st.Muted.Render(spell(g))))
+		}
+		b.WriteString("\n")
 	}
-	b.WriteString("Every use is announced; they record it and match it with the report later.\n\n")
-	b.WriteString(indent(s.bigCode(), "  ") + "\n")
-	for _, g := range groupCode(s.code) {
-		b.WriteString(fmt.Sprintf("  %-4s  %s\n", g, st.Muted.Render(spell(g))))
-	}
-	b.WriteString("\n")
 	switch s.mode {
 	case announceChoose:
 		b.WriteString(hang("Then ask them to read it back, and press enter to record who acknowledged and when.", s.w, "") + "\n")

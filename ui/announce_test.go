@@ -174,8 +174,10 @@ func TestAnnounceCodeError(t *testing.T) {
 	d.toAnnounce()
 	d.keys("u")
 	d.typ("nobody")
+	d.contains("Type nobody: nobody")
 	d.keys("enter")
 	d.typ("no code")
+	d.contains("Why no one could be reached: no code")
 	d.keys("enter")
 	if len(f.announced) != 1 || f.announced[0].reached {
 		t.Fatalf("recorded %+v", f.announced)

@@ -373,6 +373,11 @@ func (s *runbookScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	case ok && it.kind == itemSecret && key.Matches(msg, k.Reveal):
 		return s.secrets.toggle(s.cur, st.Secrets[it.idx])
 	case key.Matches(msg, k.Next):
+		// One key, no gate: a step completes only once every check is
+		// ticked, every evidence recorded and every confirmer has confirmed,
+		// each a deliberate act; completing is what comes next, reveals and
+		// skips nothing, and a word per step would tax every step. A stray
+		// n before that only says what is missing.
 		if m, missing := s.missing(); missing {
 			s.cursor = indexOf(s.items, m)
 			s.err = "Not yet: " + s.next() + "."
