@@ -118,6 +118,9 @@ type Service struct {
 
 	revealed []*memguard.LockedBuffer // wiped on lock
 
+	lastTry map[uint32]bool // serials whose custodian confirmed the last PIN try (pin.go)
+	retries map[uint32]int  // each key's PIN retries, as last read
+
 	payload  []byte // report payload, fixed at the first signature
 	signers  []audit.ReportSigner
 	exported []ui.ExportedFile
@@ -144,7 +147,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.NetState == nil {
 		cfg.NetState = netstate.System
 	}
-	s := &Service{cfg: cfg, vault: cfg.Vault, acked: map[string]string{}, start: ui.StartPreflight}
+	s := &Service{cfg: cfg, vault: cfg.Vault, acked: map[string]string{}, start: ui.StartPreflight,
+		lastTry: map[uint32]bool{}, retries: map[uint32]int{}}
 	var err error
 	if cfg.Resume != nil {
 		err = s.resume(*cfg.Resume)

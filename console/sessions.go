@@ -101,7 +101,7 @@ func (s *Service) resume(u Unfinished) error {
 		j.Close()
 		return fmt.Errorf("resuming %s with runbook %s: %w", u.ID, s.cfg.Runbook.Name, err)
 	}
-	s.sess, s.sessionID, s.start = sess, u.ID, resumeStart(sess.Phase())
+	s.sess, s.sessionID, s.start = sess, u.ID, resumeStart(sess)
 	return nil
 }
 
@@ -138,10 +138,14 @@ func (s *Service) startSession(station audit.StationData) (*session.Session, err
 
 // resumeStart is the screen a resumed session opens on. Nothing of the
 // unlocked vault survives a restart, so a session resumed in its steps
-// needs the custodians again.
-func resumeStart(p session.Phase) ui.Start {
-	switch p {
+// needs the custodians again. A session declared but not yet announced
+// (and no custodian counted) opens on the announcement.
+func resumeStart(sess *session.Session) ui.Start {
+	switch sess.Phase() {
 	case session.PhaseQuorum:
+		if !sess.Announced() && len(sess.Quorum()) == 0 {
+			return ui.StartAnnounce
+		}
 		return ui.StartQuorum
 	case session.PhaseSteps:
 		return ui.StartReauthorise

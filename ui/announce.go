@@ -17,8 +17,8 @@ type AnnounceEngine interface {
 	// AnnounceCode is this session's announce code (derived in
 	// internal/announce from the session id, the vault fingerprint and the
 	// declaration, check character included). It must be uppercase letters
-	// and digits only, without separators; the console groups it by four
-	// for reading aloud. It is called from Update and must return quickly.
+	// and digits only, without separators; the console groups it in
+	// fives for reading aloud, as internal/announce prints it. It is called from Update and must return quickly.
 	AnnounceCode() (string, error)
 	// RecordAnnouncement journals, durably before returning nil, how the
 	// announcement went. reached true: by is the name of the on-call who
@@ -309,12 +309,14 @@ func toldAt(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time: type HH:MM in UTC (e.g. %s), or leave it empty for now", s, now.Format("15:04"))
 }
 
-// groupCode splits a code into groups of four for reading aloud.
+// groupCode splits a code into groups of five for reading aloud: the
+// canonical printed form of internal/announce (Code.String, "7K3QD-X9P2M"),
+// which is what the on-call types into "breakglass ledger announce --code".
 func groupCode(c string) []string {
 	var gs []string
-	for len(c) > 4 {
-		gs = append(gs, c[:4])
-		c = c[4:]
+	for len(c) > 5 {
+		gs = append(gs, c[:5])
+		c = c[5:]
 	}
 	return append(gs, c)
 }
@@ -361,7 +363,7 @@ func (s *announceScreen) view() string {
 		b.WriteString("Every use is announced; they record it and match it with the report later.\n\n")
 		b.WriteString(indent(s.bigCode(), "  ") + "\n")
 		for _, g := range groupCode(s.code) {
-			b.WriteString(fmt.Sprintf("  %-4s  %s\n", g, st.Muted.Render(spell(g))))
+			b.WriteString(fmt.Sprintf("  %-5s  %s\n", g, st.Muted.Render(spell(g))))
 		}
 		b.WriteString("\n")
 	}

@@ -33,8 +33,8 @@ func TestAnnounceFlow(t *testing.T) {
 	if d.f.declared == nil {
 		t.Fatal("the announce screen came before the declaration was recorded")
 	}
-	d.contains("Call the security on-call and read them this code", "7 K 3 Q  -  9 X M 2  -  4 H",
-		"9XM2  nine x-ray mike two")
+	d.contains("Call the security on-call and read them this code", "7 K 3 Q 9  -  X M 2 4 H",
+		"XM24H  x-ray mike two four hotel")
 	d.keys("enter")
 	d.typ("7k3q-9xm2-4h") // as typed at 3 a.m.: lower case, dashes
 	d.keys("enter")
@@ -271,7 +271,7 @@ func TestAnnounceScreenAlone(t *testing.T) {
 	eng := &announceOnly{}
 	s := newAnnounce(screenEnv(), eng)
 	s.setSize(80, 20)
-	if v := s.view(); !strings.Contains(v, "A B C D  -  1 2 3 4  -  X Y") || !strings.Contains(v, "x-ray yankee") {
+	if v := s.view(); !strings.Contains(v, "A B C D 1  -  2 3 4 X Y") || !strings.Contains(v, "x-ray yankee") {
 		t.Fatalf("code not shown:\n%s", v)
 	}
 	var done bool
@@ -294,9 +294,9 @@ func TestAnnounceLineSigned(t *testing.T) {
 	}{
 		{Announcement{}, "Announced  ! not recorded"},
 		{Announcement{Code: fakeCode, By: "Sam Rivera", At: t0, Reached: true},
-			"Announced  code 7K3Q-9XM2-4H to Sam Rivera at 2026-11-23 03:00Z"},
+			"Announced  code 7K3Q9-XM24H to Sam Rivera at 2026-11-23 03:00Z"},
 		{Announcement{Code: fakeCode, At: t0, Note: "phone rang out"},
-			"Announced  ! code 7K3Q-9XM2-4H — no one reached (03:00Z): phone rang out"},
+			"Announced  ! code 7K3Q9-XM24H — no one reached (03:00Z): phone rang out"},
 	} {
 		if got := announceLine(c.a); got != c.want {
 			t.Errorf("announceLine(%+v) = %q, want %q", c.a, got, c.want)

@@ -24,7 +24,7 @@ func TestEveryTypeHasData(t *testing.T) {
 		events.WindowExpired, events.WindowReauthorised, events.StepCheck, events.StepEvidence,
 		events.StepConfirmed, events.StepCompleted, events.StepSkipped, events.StepConfirmationSigned,
 		events.CloseOutAnswered, events.CloseOutCompleted, events.ReportSigned, events.ReportExported,
-		events.SessionLocked, events.SessionAborted,
+		events.SessionLocked, events.SessionAborted, events.SessionAnnounced, events.QuorumLastPINTryConfirmed,
 	}
 	got := events.Types()
 	slices.Sort(got)
