@@ -56,7 +56,7 @@ func (s *declareScreen) next() string {
 	if i := s.firstEmpty(); i >= 0 {
 		return fmt.Sprintf("type the %s and press enter", strings.ToLower(s.fields[i].label))
 	}
-	return "press enter to record the declaration and call the custodians"
+	return "press enter to record the declaration and get the announce code"
 }
 
 func (s *declareScreen) ShortHelp() []key.Binding {
