@@ -53,7 +53,7 @@ func (s *Service) SignSummary(ctx context.Context) (ui.SignSummary, error) {
 func (s *Service) summaryOf(r *audit.Report) (ui.SignSummary, error) {
 	sum := ui.SignSummary{
 		Session: r.Session.ID, Vault: r.VaultFingerprint,
-		Runbook:  fmt.Sprintf("%s (%s, SHA-256 %s)", s.cfg.Runbook.Title, r.Runbook.Name, r.Runbook.SHA256),
+		Runbook:  runbookLine(s.cfg.Runbook.Title, r.Runbook.SHA256),
 		Incident: ui.Declaration{Operator: r.Session.Operator, Ticket: r.Session.Ticket, WhatBroke: r.Session.WhatBroke},
 	}
 	names := map[string]string{}
@@ -117,4 +117,14 @@ func (s *Service) summaryOf(r *audit.Report) (ui.SignSummary, error) {
 		sum.Announcement = ui.Announcement{Code: a.AnnounceCode, By: a.By, At: at, Reached: a.Reached, Note: a.Note}
 	}
 	return sum, nil
+}
+
+// runbookLine is the runbook as the summary shows it: its title and the
+// start of the SHA-256 the report records (the full hash is in the report;
+// a long file path would push the summary off an 80×24 screen).
+func runbookLine(title, sha string) string {
+	if len(sha) > 16 {
+		sha = sha[:16] + "…"
+	}
+	return fmt.Sprintf("%s (sha256 %s)", title, sha)
 }
