@@ -159,6 +159,8 @@ func (o *hwOp) view(st Styles, working string) string {
 func hwRefusal(serial uint32, err error, undone string) string {
 	var wp *WrongPINError
 	switch {
+	case errors.As(err, &wp) && wp.Retries == 1:
+		return fmt.Sprintf("✗ Wrong PIN for key %d: ONE try left, the next wrong PIN blocks it — %s. Type it again slowly.", serial, undone)
 	case errors.As(err, &wp):
 		return fmt.Sprintf("✗ Wrong PIN for key %d: %d tries left — %s. Type it again slowly.", serial, wp.Retries, undone)
 	case errors.Is(err, ErrLastPINTry):

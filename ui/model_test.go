@@ -419,7 +419,7 @@ func TestSignLastRetryAndExport(t *testing.T) {
 		d.typ("000000")
 		d.keys("enter")
 	}
-	d.contains("Wrong PIN for key 11111111: 1 tries left")
+	d.contains("Wrong PIN for key 11111111: ONE try left, the next wrong PIN blocks it")
 	d.typ("123456")
 	d.keys("enter")
 	if len(f.signed) != 0 {
