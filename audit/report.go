@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"breakglass/internal/events"
 	"breakglass/vault"
@@ -42,6 +43,9 @@ type Report struct {
 	MustRotate      []string           `json:"must_rotate"`      // sorted, unique
 	Closeout        []CloseoutAnswer   `json:"closeout"`         // order first asked; last answer wins
 	Journal         JournalSection     `json:"journal"`
+
+	// Announcement is nil when none was recorded (drills, older sessions).
+	Announcement *Announcement `json:"announcement,omitempty"`
 }
 
 // SessionInfo says who ran which session, when, and how it ended.
@@ -96,6 +100,20 @@ func NewCustodian(id, name string, serial uint32, signingKey *ecdsa.PublicKey, c
 		c.Attestation = append(c.Attestation, base64.StdEncoding.EncodeToString(cert.Raw))
 	}
 	return c, nil
+}
+
+// Announcement is how the session's announce code was relayed to the
+// security on-call (the session.announced event). AnnounceCode is the code
+// in canonical form, no separator: ledger.CodeOf derives the same from the
+// report's session, vault fingerprint and declaration.
+type Announcement struct {
+	Seq          uint64 `json:"seq"`
+	Time         string `json:"time"`
+	AnnounceCode string `json:"announce_code"`
+	Reached      bool   `json:"reached"`
+	By           string `json:"by"`      // who acknowledged; "" when no one was reached
+	ToldAt       string `json:"told_at"` // RFC 3339 UTC
+	Note         string `json:"note"`    // why no one was reached
 }
 
 // QuorumEvent is one custodian's key accepted into a quorum (the first, or
@@ -221,6 +239,12 @@ func (r *Report) apply(e Entry) error {
 			return err
 		}
 		r.Session.Operator, r.Session.Ticket, r.Session.WhatBroke = d.Operator, d.Ticket, d.WhatBroke
+	case e.Type == events.SessionAnnounced:
+		var d events.Announced
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		r.Announcement = &Announcement{e.Seq, e.Time, d.AnnounceCode, d.Reached, d.By, d.ToldAt.UTC().Format(time.RFC3339), d.Note}
 	case e.Type == TypeQuorumCustodian:
 		var d events.CustodianEvent
 		if err := decodeData(e, &d); err != nil {

@@ -32,7 +32,10 @@ func uiError(err error) error {
 	var nr *vault.NotOnRosterError
 	var ac *vault.AlreadyCountedError
 	var km *vault.KeyMismatchError
+	var lt *vault.LastPINRetryError
 	switch {
+	case errors.As(err, &lt):
+		return fmt.Errorf("%v: %w", err, ui.ErrLastPINTry)
 	case errors.As(err, &pe) && pe.Retries > 0:
 		return fmt.Errorf("%w", &ui.WrongPINError{Retries: pe.Retries})
 	case errors.Is(err, hardware.ErrPINBlocked):

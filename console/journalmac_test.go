@@ -149,7 +149,7 @@ func TestResumeRefusesErasedReveals(t *testing.T) {
 
 	eng, err := resumeService(t, f)
 	must(t, err)
-	if eng.Start() != ui.StartReauthorise {
+	if eng.Start() != ui.StartReauthoriseCloseOut {
 		t.Fatalf("resumed close-out starts on %v, want the custodians (re-authorisation)", eng.Start())
 	}
 	if err := eng.AnswerCloseOut(session.Questions[0].ID, "no"); err == nil {
@@ -271,7 +271,7 @@ func TestHonestResumeInCloseOut(t *testing.T) {
 	path := toCloseOut(t, f)
 	eng, err := resumeService(t, f)
 	must(t, err)
-	if eng.Start() != ui.StartReauthorise {
+	if eng.Start() != ui.StartReauthoriseCloseOut {
 		t.Fatalf("resumed close-out starts on %v, want re-authorisation", eng.Start())
 	}
 	must(t, quorumAgain(t, f, eng))

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -65,6 +64,7 @@ func (s *Service) ConnectedKeys(ctx context.Context) ([]ui.KeySeen, error) {
 			continue
 		}
 		k := ui.KeySeen{Serial: l.Info.Serial, Reader: l.Info.Reader, PINRetries: l.Info.PINRetries}
+		s.retries[l.Info.Serial] = l.Info.PINRetries
 		cu, _, ok := s.vault.KeyBySerial(l.Info.Serial)
 		switch {
 		case !ok:
@@ -102,13 +102,13 @@ func (s *Service) AddCustodian(ctx context.Context, serial uint32, pin string) (
 	if err != nil {
 		return s.Quorum(), uiError(err)
 	}
-	// The console asked the custodian to confirm a last PIN try before calling us.
-	u.ConfirmLastPINRetry(serial)
-	if err := u.AddShare(ctx, tok, pin); err != nil {
-		if rerr := s.recordRefusal(cu.ID, serial, err); rerr != nil {
-			return s.Quorum(), rerr
-		}
-		return s.Quorum(), uiError(err)
+	if err := s.withPIN(ctx, tok, cu.ID, pinOpUnlock, func() error {
+		// withPIN has applied the last-try rule; the vault's own check of
+		// the counter must not refuse what the custodian confirmed.
+		u.ConfirmLastPINRetry(serial)
+		return u.AddShare(ctx, tok, pin)
+	}); err != nil {
+		return s.Quorum(), err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -153,25 +153,6 @@ func (s *Service) countReauthLocked(sc session.Custodian) (ui.QuorumState, error
 	q := s.quorumLocked()
 	s.reauthOn, s.reauth = false, nil
 	return q, nil
-}
-
-// recordRefusal journals a wrong PIN or a blocked key (never the PIN):
-// an auditor sees every failed attempt, not only the successes. It returns
-// a *RecordError if the refusal could not be journaled.
-func (s *Service) recordRefusal(custodian string, serial uint32, err error) error {
-	var pe *hardware.PINError
-	data := map[string]any{"custodian": custodian, "serial": serial}
-	switch {
-	case errors.As(err, &pe):
-		data["reason"], data["retries_left"] = "wrong PIN", pe.Retries
-	case errors.Is(err, hardware.ErrPINBlocked):
-		data["reason"] = "PIN blocked"
-	default:
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.record(custodian, eventPINRejected, fmt.Sprintf("the refused PIN of key %d (%s)", serial, data["reason"]), data)
 }
 
 // openLocked combines the collected shares into an opened vault and, if

@@ -39,9 +39,6 @@ func (s *Service) Sign(ctx context.Context, serial uint32, pin string) error {
 	if err != nil {
 		return uiError(err)
 	}
-	if err := vault.CheckPINRetries(ctx, tok, true); err != nil {
-		return uiError(err)
-	}
 	signer, err := reportSigner(cu, key)
 	if err != nil {
 		return err
@@ -52,8 +49,11 @@ func (s *Service) Sign(ctx context.Context, serial uint32, pin string) error {
 		digest, der = d, sig
 		return sig, err
 	}
-	if _, err := audit.SignReport(payload, []audit.ReportSigner{signer}); err != nil {
-		return uiError(err)
+	if err := s.withPIN(ctx, tok, cu.ID, pinOpSign, func() error {
+		_, err := audit.SignReport(payload, []audit.ReportSigner{signer})
+		return err
+	}); err != nil {
+		return err
 	}
 	// The card's signature is kept for Export, which assembles every
 	// custodian's signature into one JWS over the same payload.

@@ -123,6 +123,9 @@ type Service struct {
 	tampered error                  // the journal failed a check: nothing more is signed
 	resumed  bool                   // resumed after the vault was opened; the key is not recovered yet
 
+	lastTry map[uint32]bool // serials whose custodian confirmed the last PIN try (pin.go)
+	retries map[uint32]int  // each key's PIN retries, as last read
+
 	payload  []byte // report payload, fixed at the first signature
 	signers  []audit.ReportSigner
 	exported []ui.ExportedFile
@@ -149,7 +152,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.NetState == nil {
 		cfg.NetState = netstate.System
 	}
-	s := &Service{cfg: cfg, vault: cfg.Vault, acked: map[string]string{}, start: ui.StartPreflight}
+	s := &Service{cfg: cfg, vault: cfg.Vault, acked: map[string]string{}, start: ui.StartPreflight,
+		lastTry: map[uint32]bool{}, retries: map[uint32]int{}}
 	var err error
 	if cfg.Resume != nil {
 		err = s.resume(*cfg.Resume)
@@ -160,7 +164,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.unlock = s.vault.Unlocker(cfg.Trust)
-	s.reauthOn = s.start == ui.StartReauthorise
+	s.reauthOn = s.start == ui.StartReauthorise || s.start == ui.StartReauthoriseCloseOut || s.start == ui.StartReauthoriseSign
 	return s, nil
 }
 

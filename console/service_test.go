@@ -1,6 +1,10 @@
 package console
 
 import (
+	"reflect"
+
+	"breakglass/internal/announce"
+	"breakglass/ledger"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -267,6 +271,16 @@ func TestConsoleJourney(t *testing.T) {
 	}
 	must(t, eng.ConfirmClock(time.Now(), true))
 	must(t, eng.Declare(ui.Declaration{Operator: "Olive Operator", Ticket: "INC-42", WhatBroke: "SSO down"}))
+	code, err := eng.AnnounceCode()
+	must(t, err)
+	if announce.Validate(code) != nil || strings.ContainsAny(code, "- ") {
+		t.Fatalf("announce code %q is not a canonical code", code)
+	}
+	toldAt := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
+	must(t, eng.RecordAnnouncement("Sam On-call", toldAt, true, ""))
+	if err := eng.RecordAnnouncement("Sam again", toldAt, true, ""); err == nil {
+		t.Error("a second announcement was recorded")
+	}
 
 	// One custodian alone does not open the vault; the same one twice counts once.
 	q, err := eng.AddCustodian(ctx, f.serials[0], "123456")
@@ -315,6 +329,8 @@ func TestConsoleJourney(t *testing.T) {
 	if _, err := eng.Export(ctx, eng.cfg.ExportDir); !errors.Is(err, session.ErrNotEnoughSigners) {
 		t.Fatalf("export before signatures: %v", err)
 	}
+	shown, err := eng.SignSummary(ctx)
+	must(t, err)
 	must(t, eng.Sign(ctx, f.serials[0], "123456"))
 	if _, err := eng.Export(ctx, eng.cfg.ExportDir); err == nil {
 		t.Fatal("export with one signature succeeded")
@@ -322,6 +338,18 @@ func TestConsoleJourney(t *testing.T) {
 	must(t, eng.Sign(ctx, f.serials[1], "123456"))
 	files, err := eng.Export(ctx, eng.cfg.ExportDir)
 	must(t, err)
+	again, err := eng.SignSummary(ctx)
+	must(t, err)
+	if !reflect.DeepEqual(shown, again) {
+		t.Errorf("the sign summary changed across the signatures:\n%+v\n%+v", shown, again)
+	}
+	if shown.Session != eng.SessionID() || shown.Incident.Ticket != "INC-42" || len(shown.Custodians) != 2 ||
+		len(shown.Revealed) != 3 || len(shown.Answers) != len(session.Questions) {
+		t.Errorf("sign summary %+v", shown)
+	}
+	if a := shown.Announcement; a.Code != code || a.By != "Sam On-call" || !a.Reached || !a.At.Equal(toldAt) {
+		t.Errorf("sign summary announcement %+v, want code %s by Sam On-call at %v", a, code, toldAt)
+	}
 	sum := eng.Lock()
 	if !sum.Wiped || len(sum.Exported) != 2 {
 		t.Fatalf("lock summary %+v", sum)
@@ -334,6 +362,14 @@ func TestConsoleJourney(t *testing.T) {
 			verdict.Print(&buf)
 		}
 		t.Fatalf("report does not verify: %v\n%s", err, buf.String())
+	}
+	// What the console showed is what the auditor's ledger derives from
+	// the signed report, and the report records the announcement.
+	if got := ledger.CodeOf(verdict.Report); string(got) != code {
+		t.Errorf("ledger.CodeOf(report) = %s, the console showed %s", got, code)
+	}
+	if a := verdict.Report.Announcement; a == nil || a.AnnounceCode != code || a.By != "Sam On-call" || !a.Reached {
+		t.Errorf("report announcement %+v, want code %s acknowledged by Sam On-call", a, code)
 	}
 
 	scanForSecrets(t, f)

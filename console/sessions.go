@@ -142,7 +142,7 @@ func (s *Service) resume(u Unfinished) error {
 		j.RequireAuthentication()
 		s.resumed = true
 	}
-	s.start = resumeStart(sess.Phase())
+	s.start = resumeStart(sess)
 	return nil
 }
 
@@ -248,11 +248,19 @@ func (s *Service) startSession(station audit.StationData) (*session.Session, err
 // unlocked vault nor the journal key survives a restart, so a session
 // resumed after its vault was opened (steps, close-out, signing) needs the
 // custodians again: their quorum recovers the journal key, with which every
-// entry is checked before the session goes on.
-func resumeStart(p session.Phase) ui.Start {
-	switch {
+// entry is checked before the session goes on. A session declared but not
+// yet announced (and no custodian counted) opens on the announcement.
+func resumeStart(sess *session.Session) ui.Start {
+	switch p := sess.Phase(); {
 	case p == session.PhaseQuorum:
+		if !sess.Announced() && len(sess.Quorum()) == 0 {
+			return ui.StartAnnounce
+		}
 		return ui.StartQuorum
+	case p == session.PhaseCloseOut:
+		return ui.StartReauthoriseCloseOut
+	case p == session.PhaseSign:
+		return ui.StartReauthoriseSign
 	case needsJournalKey(p):
 		return ui.StartReauthorise
 	}

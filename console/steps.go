@@ -191,17 +191,14 @@ func (s *Service) Confirm(ctx context.Context, step int, name, pin string) error
 	if err != nil {
 		return uiError(fmt.Errorf("%s's key %d: %w", name, c.who.Serial, err))
 	}
-	// The last PIN try is never spent on a confirmation.
-	if err := vault.CheckPINRetries(ctx, tok, false); err != nil {
-		return uiError(fmt.Errorf("%w — unblock or confirm the last try at a drill first", err))
-	}
 	digest := audit.ConfirmationDigest(s.sessionID, c.stepID, c.who.ID, c.who.Serial, c.head)
-	sig, err := tok.Sign(ctx, c.key.Sign.Slot.PIV(), digest[:], pin)
-	if err != nil {
-		if rerr := s.recordRefusal(c.who.ID, c.who.Serial, err); rerr != nil {
-			return rerr
-		}
-		return uiError(err)
+	var sig []byte
+	if err := s.withPIN(ctx, tok, c.who.ID, pinOpConfirm, func() error {
+		var err error
+		sig, err = tok.Sign(ctx, c.key.Sign.Slot.PIV(), digest[:], pin)
+		return err
+	}); err != nil {
+		return err
 	}
 	pub, _, err := signingMaterial(c.key)
 	if err != nil {

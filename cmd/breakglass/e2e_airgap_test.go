@@ -87,9 +87,7 @@ func TestConsoleAirGapStrace(t *testing.T) {
 	if s := c.waitFor("[SHOWN] aws-root-password", wait); !strings.Contains(s, demoSecrets[0]) {
 		t.Fatalf("password not revealed under strace:\n%s", s)
 	}
-	c.keys("q")
-	c.waitFor("Quit the console?", wait)
-	c.keys("y")
+	c.quit()
 	if code := c.exitCode(wait); code != 0 {
 		t.Fatalf("console under strace exit %d:\n%s", code, c.scrollback())
 	}
@@ -168,9 +166,7 @@ func TestConsoleAirGapNetns(t *testing.T) {
 			for _, k := range []string{"key 10000001  ✓ Alice Example", "key 10000002  ✓ Bob Example", "key 10000003  ✓ Carol Example"} {
 				c.waitFor(k, wait)
 			}
-			c.keys("C-c")
-			c.waitFor("Quit the console?", wait)
-			c.keys("y")
+			c.quit()
 			if code := c.exitCode(wait); code != 0 {
 				t.Fatalf("console in a network namespace exit %d:\n%s", code, c.scrollback())
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,9 +75,7 @@ func (c *tmuxConsole) selectKey(serial uint32) {
 // expects exit 0.
 func (c *tmuxConsole) quitConsole() {
 	c.t.Helper()
-	c.keys("C-c")
-	c.waitFor("press y to quit", wait)
-	c.keys("y")
+	c.quit()
 	if code := c.exitCode(wait); code != 0 {
 		c.t.Fatalf("console exit %d after quitting:\n%s", code, c.scrollback())
 	}
@@ -177,23 +174,21 @@ func (c *tmuxConsole) finishRunbook(from int) {
 			c.completeStep(2)
 		case 3:
 			c.step(3)
-			c.keys("s")
-			c.waitFor("type why this step is skipped", wait)
-			c.typeText("the TOTP code worked")
-			c.keys("Enter")
+			c.skipStep("the TOTP code worked")
 		default:
 			c.completeStep(n)
 		}
 	}
 }
 
-var reSignNext = regexp.MustCompile(`Next: (\w+ Example): PIN of key (\d+), enter`)
-
-// signNext waits for the sign screen to ask a custodian and returns the
-// serial asked for.
+// signNext waits for the sign screen to ask a custodian (after the summary
+// was read: readSummary) and returns the serial asked for.
 func (c *tmuxConsole) signNext() uint32 {
 	c.t.Helper()
-	m := c.waitMatch(reSignNext)
+	if strings.Contains(nextLine(c.screen()), "read what you sign") || strings.Contains(c.screen(), "Next: wait while the report is built") {
+		c.readSummary()
+	}
+	m := c.waitMatch(reSignPIN)
 	sn, _ := strconv.ParseUint(m[2], 10, 32)
 	return uint32(sn)
 }

@@ -133,7 +133,7 @@ func (c *tmuxConsole) selectItem(text string) string {
 
 var (
 	reWarn     = regexp.MustCompile(`^select warning "([^"]+)", press a`)
-	reSelected = regexp.MustCompile(`(\w+ Example) \(key (\d+)\)\n› PIN:`)
+	reSelected = regexp.MustCompile(`(\w+ Example) · key (\d+) · PIN tries left \d+\n› PIN:`)
 	reTick     = regexp.MustCompile(`^do "([^"]+)", then select it and press space`)
 	reEvidence = regexp.MustCompile(`^record "([^"]+)": select it and press enter`)
 	reConfirm  = regexp.MustCompile(`^(.+) must confirm on their key: select their line and press c`)
@@ -157,6 +157,9 @@ func (c *tmuxConsole) passPreflight() []string {
 		case m != nil:
 			c.selectItem(m[1])
 			c.keys("a")
+			c.waitFor("type accept and press enter", wait)
+			c.typeText("accept")
+			c.keys("Enter")
 			c.waitFor("type why this warning is acceptable", wait)
 			c.typeText("end-to-end test station, " + m[1] + " expected")
 			c.keys("Enter")
@@ -165,6 +168,8 @@ func (c *tmuxConsole) passPreflight() []string {
 		case strings.HasPrefix(n, "wait for the station checks"):
 		case strings.HasPrefix(n, "compare the UTC time"):
 			c.keys("y")
+			c.waitFor("press enter to record that the clock is right", wait)
+			c.keys("Enter")
 			c.waitFor("✓ confirmed", wait)
 		case strings.HasPrefix(n, "press enter to declare"):
 			c.keys("Enter")
@@ -179,8 +184,42 @@ func (c *tmuxConsole) passPreflight() []string {
 	return nil
 }
 
-// declare fills the three declaration fields.
-func (c *tmuxConsole) declare(operator, ticket, broke string) {
+// declare fills the three declaration fields and records the announcement
+// (announce); it returns the announce code read off the screen.
+func (c *tmuxConsole) declare(operator, ticket, broke string) string {
+	c.t.Helper()
+	c.declareOnly(operator, ticket, broke)
+	return c.announce("Sam On-call")
+}
+
+// reCode is the announce code as the announce screen boxes it, letter-spaced.
+var reCode = regexp.MustCompile(`│\s+((?:[0-9A-Z] ){4}[0-9A-Z])  -  ((?:[0-9A-Z] ){4}[0-9A-Z])\s+│`)
+
+// announce reads the announce code off the screen, has the on-call "read it
+// back" (typed as the ledger prints it, XXXXX-XXXXX), names who
+// acknowledged, leaves the time empty (now) and waits for the custodians.
+// It returns the code as printed (two groups of five).
+func (c *tmuxConsole) announce(by string) string {
+	c.t.Helper()
+	c.waitFor("Call the security on-call and read them this code", wait)
+	m := c.waitMatch(reCode)
+	code := strings.ReplaceAll(m[1], " ", "") + "-" + strings.ReplaceAll(m[2], " ", "")
+	c.keys("Enter")
+	c.waitFor("› Code as they read it back:", wait)
+	c.typeText(code)
+	c.keys("Enter")
+	c.waitFor("› Acknowledged by (their name):", wait)
+	c.typeText(by)
+	c.keys("Enter")
+	c.waitFor("› Told at, UTC HH:MM (empty: now):", wait)
+	c.keys("Enter")
+	c.waitFor("Quorum  0 of 2 counted", wait)
+	return code
+}
+
+// declareOnly fills the three declaration fields and waits for the
+// announce screen.
+func (c *tmuxConsole) declareOnly(operator, ticket, broke string) {
 	c.t.Helper()
 	c.waitFor("› Operator name:", wait)
 	c.typeText(operator)
@@ -191,7 +230,76 @@ func (c *tmuxConsole) declare(operator, ticket, broke string) {
 	c.waitFor("› What broke:", wait)
 	c.typeText(broke)
 	c.keys("Enter")
-	c.waitFor("Quorum  0 of 2 counted", wait)
+	c.waitFor("Announce this use", wait)
+}
+
+// skipStep skips the current step behind its typed gate, with reason.
+func (c *tmuxConsole) skipStep(reason string) {
+	c.t.Helper()
+	c.keys("s")
+	c.waitFor("type skip and press enter", wait)
+	c.typeText("skip")
+	c.keys("Enter")
+	c.waitFor("type why this step is skipped", wait)
+	c.typeText(reason)
+	c.keys("Enter")
+}
+
+// quit asks to quit (ctrl+c works while a field is focused) and types the
+// word the quit gate asks for.
+func (c *tmuxConsole) quit() {
+	c.t.Helper()
+	c.keys("C-c")
+	c.waitFor("Quit the console?", wait)
+	c.typeText("quit")
+	c.keys("Enter")
+}
+
+// reSignPIN is the sign screen's PIN field for the custodian signing now.
+var reSignPIN = regexp.MustCompile(`(\w+ Example) · key (\d+) · PIN tries left (\d+)\n› PIN:`)
+
+// readSummary scrolls the WHAT YOU SIGN summary to its end (pgdn) and says
+// it was read (enter); it returns every line of the summary seen on the way.
+func (c *tmuxConsole) readSummary() []string {
+	c.t.Helper()
+	c.waitFor("WHAT YOU SIGN", wait)
+	var seen []string
+	for range 40 {
+		s := c.screen()
+		seen = append(seen, body(s)...)
+		switch n := nextLine(s); {
+		case strings.HasPrefix(n, "custodians: if this is what happened, press enter"):
+			c.keys("Enter")
+			c.waitMatch(reSignPIN)
+			return seen
+		case strings.HasPrefix(n, "custodians: read what you sign"):
+			c.keys("PgDn")
+			c.waitScreenChange(s)
+		default:
+			if strings.HasPrefix(n, "wait") {
+				c.waitScreenChange(s)
+				continue
+			}
+			c.t.Fatalf("sign summary: unexpected instruction %q:\n%s", n, s)
+		}
+	}
+	c.t.Fatalf("the sign summary never reached its end:\n%s", c.screen())
+	return nil
+}
+
+// waitScreenChange polls until the screen differs from before.
+func (c *tmuxConsole) waitScreenChange(before string) string {
+	c.t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		if s := c.screen(); s != before {
+			return s
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the screen did not change:\n%s", before)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
 }
 
 // countCustodian waits until the custodians screen selects a key whose
@@ -251,7 +359,7 @@ func (c *tmuxConsole) completeStep(n int) {
 			// The custodian confirms on their own key: PIN, then touch.
 			c.selectItem("confirmed by " + m[1])
 			c.keys("c")
-			c.waitFor("PIN of "+m[1]+"'s key", wait)
+			c.waitFor("Next: "+m[1]+": type your PIN", wait)
 			c.typeText(demoPINByName[m[1]])
 			c.keys("Enter")
 			s = c.waitFor("[✓] confirmed by "+m[1], wait)
@@ -313,7 +421,7 @@ func TestConsoleJourneyE2E(t *testing.T) {
 	if !containsAll(acked, "attestation root") {
 		t.Errorf("acknowledged %q; the TEST attestation root must be a warning", acked)
 	}
-	c.declare("Dana Operator", "INC-4242", "SSO outage: IdP certificate expired")
+	announced := c.declare("Dana Operator", "INC-4242", "SSO outage: IdP certificate expired")
 
 	// A wrong PIN costs a try and says so; the same key then counts.
 	m := c.waitMatch(reSelected)
@@ -356,10 +464,7 @@ func TestConsoleJourneyE2E(t *testing.T) {
 	if !strings.Contains(s, "[hidden] aws-root-recovery-codes") {
 		t.Errorf("recovery codes are not hidden before a reveal:\n%s", s)
 	}
-	c.keys("s")
-	c.waitFor("type why this step is skipped", wait)
-	c.typeText("the TOTP code worked")
-	c.keys("Enter")
+	c.skipStep("the TOTP code worked")
 	if s = c.step(4); !strings.Contains(s, "~ 3 Use a recovery code") {
 		t.Errorf("step 3 not marked skipped in the step list:\n%s", s)
 	}
@@ -369,9 +474,17 @@ func TestConsoleJourneyE2E(t *testing.T) {
 
 	c.closeOut()
 	c.waitFor("Signatures  0 of 2 signed", wait)
+	// The custodians see what they sign before any PIN: the incident, the
+	// announcement, the reveals and the skipped step with its reason.
+	summary := strings.Join(c.readSummary(), "\n")
+	for _, want := range []string{"INC-4242", "code " + announced + " to Sam On-call", "aws-root-password", "aws-root-totp", "the TOTP code worked"} {
+		if !strings.Contains(flat(summary), want) {
+			t.Errorf("the sign summary never showed %q:\n%s", want, summary)
+		}
+	}
 	signed := map[string]bool{}
 	for i := 1; i <= 2; i++ {
-		m := c.waitMatch(regexp.MustCompile(`Next: (\w+ Example): PIN of key (\d+), enter`))
+		m := c.waitMatch(reSignPIN)
 		serial, _ := strconv.ParseUint(m[2], 10, 32)
 		if m[1] != first && m[1] != second {
 			t.Errorf("signing asks %s, who was not counted (%s, %s)", m[1], first, second)
@@ -487,6 +600,12 @@ func TestConsoleJourneyE2E(t *testing.T) {
 		if !recorded[want] {
 			t.Errorf("journal has no %q", want)
 		}
+	}
+	// The announcement is journaled with the code that was on screen.
+	if got := ofType(entries, "session.announced"); len(got) != 1 ||
+		!strings.Contains(string(got[0].Data), `"announce_code":"`+strings.ReplaceAll(announced, "-", "")+`"`) ||
+		!strings.Contains(string(got[0].Data), `"by":"Sam On-call"`) {
+		t.Errorf("journal announcements %v, want one of code %s by Sam On-call", got, announced)
 	}
 	if recorded["secret.revealed aws-root-recovery-codes"] {
 		t.Errorf("journal says the recovery codes were revealed; they never were")

@@ -18,8 +18,9 @@ func TestConsoleOpensOnDemoStation(t *testing.T) {
 		t.Errorf("no test-root banner on preflight:\n%s", s)
 	}
 	c.keys("q")
-	c.waitFor("recorded", 5*time.Second)
-	c.keys("y")
+	c.waitFor("Quit the console?", 5*time.Second)
+	c.typeText("quit")
+	c.keys("Enter")
 	if code := c.exitCode(10 * time.Second); code != 0 {
 		t.Fatalf("console exit %d:\n%s", code, c.scrollback())
 	}

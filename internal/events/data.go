@@ -53,12 +53,24 @@ type ClockConfirmedData struct {
 }
 
 // PINRejectedData is the data of QuorumPINRejected. RetriesLeft is set for
-// a wrong PIN; Reason is "wrong PIN" or "PIN blocked".
+// a wrong PIN (0: this attempt blocked the key); Reason is "wrong PIN" or
+// "PIN blocked" (the key was already blocked; no PIN was sent). Operation
+// is what the PIN was for: "unlock", "confirm" or "sign" ("" in journals
+// written before it was recorded).
 type PINRejectedData struct {
 	Custodian   string `json:"custodian"`
 	Serial      uint32 `json:"serial"`
 	Reason      string `json:"reason"`
 	RetriesLeft *int   `json:"retries_left,omitempty"`
+	Operation   string `json:"operation,omitempty"`
+}
+
+// LastPINTryConfirmedData is the data of QuorumLastPINTryConfirmed:
+// Retries is the counter the key reported when the custodian confirmed (1).
+type LastPINTryConfirmedData struct {
+	Custodian string `json:"custodian"`
+	Serial    uint32 `json:"serial"`
+	Retries   int    `json:"retries"`
 }
 
 // MarkRevealedFailedData is the data of VaultMarkRevealedFailed. Error
@@ -114,6 +126,21 @@ type Declared struct {
 	Operator  string    `json:"operator"`
 	Ticket    string    `json:"ticket"`
 	WhatBroke string    `json:"what_broke"`
+}
+
+// Announced is the data of SessionAnnounced. AnnounceCode is the code shown
+// (internal/announce, canonical form, no separator; the field is not named
+// "code", which the journal refuses as secret-like). Reached: By is the
+// on-call who acknowledged and ToldAt when the operator says they were told;
+// not reached: By is "", ToldAt is when the operator gave up and Note says
+// why. At is the engine clock when it was recorded.
+type Announced struct {
+	At           time.Time `json:"at"`
+	AnnounceCode string    `json:"announce_code"`
+	Reached      bool      `json:"reached"`
+	By           string    `json:"by"`
+	ToldAt       time.Time `json:"told_at"`
+	Note         string    `json:"note"`
 }
 
 // Custodian is a custodian who presented their key.

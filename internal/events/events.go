@@ -48,6 +48,11 @@ const (
 	PreflightCompleted = "preflight.completed"
 	// SessionDeclared declares the incident. Data: Declared. Actor operator.
 	SessionDeclared = "session.declared"
+	// SessionAnnounced records how the announce code was relayed to the
+	// security on-call: who acknowledged it and when, or that no one could
+	// be reached and why. At most one per session, after SessionDeclared and
+	// before the first QuorumCustodian. Data: Announced. Actor operator.
+	SessionAnnounced = "session.announced"
 	// QuorumCustodian records one custodian accepted into the quorum; the
 	// one completing it carries the window expiry. Data: CustodianEvent.
 	// Actor: custodian id.
@@ -55,6 +60,11 @@ const (
 	// QuorumPINRejected records a wrong or blocked PIN at the quorum. Data:
 	// PINRejectedData. Actor: custodian id.
 	QuorumPINRejected = "quorum.pin_rejected"
+	// QuorumLastPINTryConfirmed records that a key's custodian confirmed, on
+	// screen, spending the key's last PIN try on the next PIN operation (at
+	// the quorum, a step confirmation or the report signature). Data:
+	// LastPINTryConfirmedData. Actor: custodian id.
+	QuorumLastPINTryConfirmed = "quorum.last_pin_try_confirmed"
 	// SecretRevealed records that a secret is about to be shown (live).
 	// Data: Reveal (Mode ModeShow). Actor operator.
 	SecretRevealed = "secret.revealed"

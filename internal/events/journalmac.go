@@ -53,7 +53,8 @@ type SessionResumedData struct {
 
 // unkeyed are the event types that may be journaled while the MAC key is
 // not held: before the first quorum, and after a restart until a quorum has
-// re-authorised (resume, a repaired torn line, refused PINs, a detected
+// re-authorised (resume, a repaired torn line, the announcement, refused
+// PINs and confirmed last PIN tries, a detected
 // tamper, an abort by the operator, who needs no quorum to end a session).
 // Every other type can only happen once a quorum has opened the vault and
 // must always carry a valid MAC.
@@ -69,6 +70,8 @@ var unkeyed = map[string]bool{
 	SessionDeclared:              true,
 	QuorumCustodian:              true,
 	QuorumPINRejected:            true,
+	QuorumLastPINTryConfirmed:    true,
+	SessionAnnounced:             true,
 	JournalTamperDetected:        true,
 	SessionResumed:               true,
 	SessionAborted:               true,

@@ -11,6 +11,8 @@ var dataOf = map[string]func() any{
 	SessionStarted:               func() any { return new(Started) },
 	PreflightCompleted:           func() any { return new(Preflight) },
 	SessionDeclared:              func() any { return new(Declared) },
+	SessionAnnounced:             func() any { return new(Announced) },
+	QuorumLastPINTryConfirmed:    func() any { return new(LastPINTryConfirmedData) },
 	QuorumCustodian:              func() any { return new(CustodianEvent) },
 	QuorumPINRejected:            func() any { return new(PINRejectedData) },
 	SecretRevealed:               func() any { return new(Reveal) },

@@ -65,6 +65,16 @@ func (s *Session) Declare(operator, ticket, whatBroke string) error {
 	return s.record(d.Operator, EventDeclared, d)
 }
 
+// Announce records how the announce code was relayed to the security
+// on-call: reached with who acknowledged it and when they were told, or not
+// reached with why (note). It is allowed once, after the declaration and
+// before the first custodian is counted.
+func (s *Session) Announce(code string, reached bool, by string, toldAt time.Time, note string) error {
+	d := &Announced{At: s.clock(), AnnounceCode: code, Reached: reached, By: strings.TrimSpace(by),
+		ToldAt: toldAt.UTC(), Note: strings.TrimSpace(note)}
+	return s.record("operator", EventAnnounced, d)
+}
+
 // AddCustodian records a custodian whose key the caller has verified. A
 // custodian id or key serial already in the quorum is refused with
 // ErrDuplicateKey. The custodian completing the quorum opens the unlock

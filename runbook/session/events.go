@@ -11,6 +11,7 @@ const (
 	EventStarted           = events.SessionStarted     // data Started
 	EventPreflight         = events.PreflightCompleted // data Preflight
 	EventDeclared          = events.SessionDeclared    // data Declared
+	EventAnnounced         = events.SessionAnnounced   // data Announced
 	EventCustodian         = events.QuorumCustodian    // data CustodianEvent
 	EventRevealed          = events.SecretRevealed     // data Reveal (ModeShow)
 	EventChecked           = events.SecretChecked      // data Reveal (ModeCheck)
@@ -60,6 +61,7 @@ type (
 	Started           events.Started
 	Preflight         events.Preflight
 	Declared          events.Declared
+	Announced         events.Announced
 	CustodianEvent    events.CustodianEvent
 	Reveal            events.Reveal // also what Session.Reveal returns
 	CheckResult       events.CheckResult

@@ -20,6 +20,7 @@ type RecordedEvent struct {
 var decoders = map[string]func() transition{
 	EventPreflight:         func() transition { return &Preflight{} },
 	EventDeclared:          func() transition { return &Declared{} },
+	EventAnnounced:         func() transition { return &Announced{} },
 	EventCustodian:         func() transition { return &CustodianEvent{} },
 	EventRevealed:          func() transition { return &Reveal{} },
 	EventChecked:           func() transition { return &Reveal{} },

@@ -93,6 +93,7 @@ type Session struct {
 	phase     Phase
 	preflight []PreflightCheck
 	decl      Declaration
+	announced *Announced // how the announce code was relayed; nil until recorded
 	quorum    []Custodian
 	known     map[string]bool // custodian ids in the quorum or any re-authorisation
 	expires   time.Time
@@ -173,6 +174,9 @@ func (s *Session) record(actor, typ string, d transition) error {
 
 // Phase returns the current phase.
 func (s *Session) Phase() Phase { return s.phase }
+
+// Announced reports whether the announcement (SessionAnnounced) is recorded.
+func (s *Session) Announced() bool { return s.announced != nil }
 
 // Drill reports whether this is a drill: secrets are checked, never shown.
 func (s *Session) Drill() bool { return s.started.Drill }

@@ -17,7 +17,9 @@ type State struct {
 	Started     time.Time
 	Preflight   []PreflightCheck
 	Declaration Declaration
-	Quorum      []Custodian
+	// Announcement is how the announce code was relayed (nil until recorded).
+	Announcement *Announced
+	Quorum       []Custodian
 	// Reauthorisations are the fresh quorums after the first, in order.
 	Reauthorisations []Reauthorised
 	// WindowExpires is when the current unlock window ends;
@@ -70,6 +72,10 @@ func (s *Session) State() State {
 		if a, ok := s.closeout[q.ID]; ok {
 			st.CloseOut = append(st.CloseOut, a)
 		}
+	}
+	if s.announced != nil {
+		a := *s.announced
+		st.Announcement = &a
 	}
 	if s.aborted != nil {
 		a := *s.aborted

@@ -90,6 +90,36 @@ func (d *Declared) apply(s *Session) {
 	s.phase = PhaseQuorum
 }
 
+func (d *Announced) validate(s *Session) error {
+	if err := s.inPhase(PhaseQuorum); err != nil {
+		return err
+	}
+	switch {
+	case s.announced != nil:
+		return fmt.Errorf("the announcement is already recorded: %w", ErrBadJournal)
+	case len(s.quorum) > 0:
+		return fmt.Errorf("the announcement comes before the first custodian: %w", ErrBadJournal)
+	}
+	if err := required("announce code", d.AnnounceCode); err != nil {
+		return err
+	}
+	if d.Reached {
+		if d.Note != "" {
+			return fmt.Errorf("an acknowledged announcement has no note: %w", ErrBadJournal)
+		}
+		return required("who acknowledged", d.By)
+	}
+	if d.By != "" {
+		return fmt.Errorf("an announcement no one acknowledged names no one: %w", ErrBadJournal)
+	}
+	return required("why no one was reached", d.Note)
+}
+
+func (d *Announced) apply(s *Session) {
+	a := *d
+	s.announced = &a
+}
+
 // distinct checks a set of custodians has non-empty, distinct ids and
 // serials, also distinct from those in have.
 func distinct(have, add []Custodian) error {
