@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"breakglass/internal/inert"
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
@@ -170,6 +171,9 @@ func validateCustodian(f string, c Custodian) error {
 	}
 	if strings.TrimSpace(c.Name) == "" {
 		return fieldErr(f+".name", "missing")
+	}
+	if !inert.Safe(c.Name) {
+		return fieldErr(f+".name", "%s contains control, bidirectional or invisible characters; a name is shown to custodians and printed on the vault card, so it must be plain text", inert.Line(c.Name))
 	}
 	if len(c.Keys) == 0 {
 		return fieldErr(f+".keys", "custodian has no YubiKey")

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"breakglass/console"
+	"breakglass/internal/inert"
 )
 
 type unfinishedChoice struct {
@@ -20,9 +21,9 @@ type unfinishedChoice struct {
 // askUnfinished asks on the terminal what to do with an unfinished session.
 func askUnfinished(e *env, u console.Unfinished) (unfinishedChoice, error) {
 	desc := fmt.Sprintf("Unfinished session %s: operator %q, ticket %q, stopped in %s, last event %s.",
-		u.ID, u.State.Declaration.Operator, u.State.Declaration.Ticket, u.Phase, u.Last)
+		inert.Line(u.ID), u.State.Declaration.Operator, u.State.Declaration.Ticket, u.Phase, inert.Line(u.Last))
 	if e.stdinFile == nil || !term.IsTerminal(int(e.stdinFile.Fd())) {
-		return unfinishedChoice{}, fmt.Errorf("%s\nResume it with --resume %s, or close it out with --abort %s --reason TEXT", desc, u.ID, u.ID)
+		return unfinishedChoice{}, fmt.Errorf("%s\nResume it with --resume %s, or close it out with --abort %s --reason TEXT", desc, inert.Line(u.ID), inert.Line(u.ID))
 	}
 	fmt.Fprintln(e.stdout, desc)
 	r := bufio.NewReader(e.stdin)

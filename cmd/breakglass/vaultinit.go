@@ -185,7 +185,7 @@ func (o *vaultInitOptions) sign(ctx context.Context, e *env, st hardware.Station
 	if err != nil {
 		return fmt.Errorf("%s signing the roster on YubiKey %d: %w", c.Name, serial, err)
 	}
-	fmt.Fprintf(e.stderr, "✓ %s signed the roster (YubiKey %d)\n", c.Name, serial)
+	printf(e.stderr, "✓ %s signed the roster (YubiKey %d)\n", c.Name, serial)
 	return nil
 }
 
@@ -210,7 +210,7 @@ func chooseKey(ctx context.Context, e *env, st hardware.Station, src pinSource, 
 				return s, nil
 			}
 		}
-		fmt.Fprintf(e.stderr, "None of %s's keys (%s) is connected.\n", c.Name, joinSerials(c.Serials()))
+		printf(e.stderr, "None of %s's keys (%s) is connected.\n", c.Name, joinSerials(c.Serials()))
 	}
 }
 
@@ -228,7 +228,7 @@ func joinSerials(s []uint32) string {
 // printCustodianCard prints the card each custodian keeps with their key.
 func printCustodianCard(w io.Writer, file string, v *vault.Vault, testRoot bool) {
 	fmt.Fprintln(w, "──────────── BREAKGLASS VAULT CARD ────────────")
-	fmt.Fprintf(w, "Vault:        %s\n", file)
+	printf(w, "Vault:        %s\n", file)
 	fmt.Fprintf(w, "Fingerprint:  %s\n", v.Fingerprint())
 	fmt.Fprintf(w, "Quorum:       %d of %d custodians\n", v.Roster.Policy.Threshold, v.Roster.Policy.Custodians)
 	fmt.Fprintf(w, "Created:      %s\n", v.Roster.Created.UTC().Format("2006-01-02 15:04 UTC"))
@@ -238,7 +238,7 @@ func printCustodianCard(w io.Writer, file string, v *vault.Vault, testRoot bool)
 	fmt.Fprintln(w, "Custodians:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range v.Roster.Custodians {
-		fmt.Fprintf(tw, "  %s\t%s\tYubiKey %s\n", c.Name, c.ID, joinSerials(c.Serials()))
+		printf(tw, "  %s\t%s\tYubiKey %s\n", c.Name, c.ID, joinSerials(c.Serials()))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "Before typing your PIN at an unlock, check that the console shows")
