@@ -188,3 +188,75 @@ func memTable(phases []memPhase, secrets []memscan.Secret) string {
 	}
 	return b.String()
 }
+
+// TestSecretsInMemoryRelockE2E is the lock measurement without the heap
+// churn of a whole session: with --window 1m it reveals and hides the
+// password and the TOTP code at step 2 right after the quorum, then waits
+// for the unlock window to expire (the engine wipes every secret and the
+// vault key and asks the custodians again, the process staying alive) and
+// scans on the re-authorise screen. On the Locked screen at the end of
+// TestSecretsInMemoryE2E the figures are low partly because the later
+// steps, the close-out and the signatures happened to reuse the freed
+// memory; here nothing does.
+//
+// TARGETS as in TestSecretsInMemoryE2E: 0 outside locked memory after
+// hide, 0 anywhere once relocked. Today's console fails them.
+func TestSecretsInMemoryRelockE2E(t *testing.T) {
+	d := newDemoStation(t, 0)
+	state, export := t.TempDir(), t.TempDir()
+	c := d.startTmux(t, 80, 24, append([]string{d.bin}, d.consoleArgs(state, export, "--window", "1m")...)...)
+	secrets := memSecrets(t)
+	var phases []memPhase
+	scan := func(name string) *memscan.Result {
+		t.Helper()
+		pid := c.consolePid()
+		res, err := memscan.Scan(pid, secrets)
+		if err != nil {
+			t.Fatalf("scanning the console (pid %d) at %s: %v (run this test as root or with CAP_SYS_PTRACE)", pid, name, err)
+		}
+		phases = append(phases, memPhase{name, res})
+		return res
+	}
+	defer func() { t.Logf("copies of each demo secret in the console's memory:\n%s", memTable(phases, secrets)) }()
+
+	c.passPreflight()
+	c.declare("Dana Operator", "INC-4243", "SSO outage: IdP certificate expired")
+	first := c.countCustodian(d)
+	c.countCustodian(d, first)
+	c.completeStep(1)
+	c.step(2)
+	c.selectItem("aws-root-password")
+	c.keys("v")
+	c.waitFor("[SHOWN] aws-root-password", wait)
+	c.selectItem("aws-root-totp")
+	c.keys("v")
+	c.waitMatch(regexp.MustCompile(`\[SHOWN\] aws-root-totp[^\n]*\n\s+code (\d{6})\b`))
+	time.Sleep(3 * time.Second)
+	shown := scan("both shown, 3 s")
+	c.selectItem("aws-root-password")
+	c.keys("v")
+	c.waitFor("[hidden] aws-root-password", wait)
+	c.selectItem("aws-root-totp")
+	c.keys("v")
+	c.waitFor("[hidden] aws-root-totp", wait)
+	hidden := scan("hidden, at once")
+	c.waitFor("Re-authorise — unlock window expired", 90*time.Second)
+	relocked := scan("window expired, relocked")
+	time.Sleep(5 * time.Second)
+	later := scan("relocked, 5 s later")
+
+	if shown.Total("password") == 0 {
+		t.Fatalf("the scan found no copy of the password on screen: the scanner is blind")
+	}
+	for _, s := range secrets {
+		if n := hidden.Outside(s.Name); n != 0 {
+			t.Errorf("TARGET after hide: %s has %d copies outside locked memory (want 0)", s.Name, n)
+		}
+		for _, p := range []*memscan.Result{relocked, later} {
+			if n := p.Total(s.Name); n != 0 {
+				t.Errorf("TARGET at lock: %s has %d copies in memory (want 0)", s.Name, n)
+				break
+			}
+		}
+	}
+}
