@@ -11,22 +11,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"breakglass/internal/events"
 )
 
 // TypeConfirmationSigned is the journal event a custodian's key signs when
 // the custodian confirms a runbook step ("Confirm: both-custodians"): data
 // ConfirmationData. It precedes the engine's step.confirmed event.
-const TypeConfirmationSigned = "step.confirmation_signed"
+const TypeConfirmationSigned = events.StepConfirmationSigned
 
 // ConfirmationData is the data of TypeConfirmationSigned.
-type ConfirmationData struct {
-	Step        string `json:"step"`
-	Custodian   string `json:"custodian"`
-	Serial      uint32 `json:"serial"`
-	JournalHead string `json:"journal_head"` // hash of an earlier entry: what the custodian saw
-	Digest      string `json:"digest"`       // hex ConfirmationDigest
-	Signature   []byte `json:"signature"`    // ASN.1 DER ECDSA by the custodian's signing key (base64 in JSON)
-}
+type ConfirmationData = events.ConfirmationData
 
 // ConfirmationDigest is what a custodian's key signs to confirm step of
 // session: SHA-256 over a fixed label and the fields, newline-separated.
@@ -80,7 +75,7 @@ func checkConfirmations(rep *Report) (int, error) {
 			}
 			signed[[2]string{d.Step, d.Custodian}] = true
 			n++
-		case "step.confirmed":
+		case events.StepConfirmed:
 			var d struct {
 				Step      string `json:"step"`
 				Custodian string `json:"custodian"`

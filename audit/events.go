@@ -7,39 +7,27 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"breakglass/internal/events"
 )
 
-// Event types the report is built from. All but TypeStation are recorded
-// by the session engine (breakglass/runbook/session, whose constants and
-// JSON field names these mirror; audit does not import it). BuildReport
-// reads them back and a verifier checks that the report's lists say exactly
-// what the journal says. Other event types are kept in the journal only.
+// Event types the report is built from: names of the one journal schema,
+// internal/events, under audit's identifiers. BuildReport reads them back
+// through the internal/events data structs, and a verifier checks that the
+// report's lists say exactly what the journal says. Other event types are
+// kept in the journal only.
 const (
-	// TypeStation: the station's identity, recorded by the command at session
-	// start (StationData).
-	TypeStation = "station.info"
-	// TypeStarted: runbook {name, sha256}, threshold, drill.
-	TypeStarted = "session.started"
-	// TypeDeclared: operator, ticket, what_broke.
-	TypeDeclared = "session.declared"
-	// TypeQuorumCustodian: {id, serial} of a custodian accepted into the quorum.
-	TypeQuorumCustodian = "quorum.custodian"
-	// TypeReauthorised: a fresh quorum, {custodians: [{id, serial}]}.
-	TypeReauthorised = "window.reauthorised"
-	// TypeSecretRevealed (live) and TypeSecretChecked (drill): {name, step,
-	// sealed_at (optional)}; names only, never values.
-	TypeSecretRevealed = "secret.revealed"
-	TypeSecretChecked  = "secret.checked"
-	// Step events (prefix "step."): {step, text, custodian}; step.check
-	// ticks are kept in the journal but not in the timeline.
-	TypeStepCheck = "step.check"
-	// TypeCloseoutAnswered: {question, yes_no, text}; a later answer to the
-	// same question replaces an earlier one.
-	TypeCloseoutAnswered = "closeout.answered"
-	// TypeCloseoutCompleted and TypeAborted end the session ({by, reason}
-	// for an abort). The report is built after one of them.
-	TypeCloseoutCompleted = "closeout.completed"
-	TypeAborted           = "session.aborted"
+	TypeStation           = events.StationInfo        // data StationData
+	TypeStarted           = events.SessionStarted     // data events.Started
+	TypeDeclared          = events.SessionDeclared    // data events.Declared
+	TypeQuorumCustodian   = events.QuorumCustodian    // data events.CustodianEvent
+	TypeReauthorised      = events.WindowReauthorised // data events.Reauthorised
+	TypeSecretRevealed    = events.SecretRevealed     // data events.Reveal; names only, never values
+	TypeSecretChecked     = events.SecretChecked      // data events.Reveal
+	TypeStepCheck         = events.StepCheck          // kept in the journal, not in the timeline
+	TypeCloseoutAnswered  = events.CloseOutAnswered   // data events.CloseOutAnswer; the last answer wins
+	TypeCloseoutCompleted = events.CloseOutCompleted  // ends the session
+	TypeAborted           = events.SessionAborted     // ends the session; data events.Aborted
 )
 
 // Session modes.
@@ -49,52 +37,7 @@ const (
 )
 
 // StationData is the data of a station.info event.
-type StationData struct {
-	BinaryVersion    string `json:"binary_version"`
-	BinarySHA256     string `json:"binary_sha256"`
-	VaultFingerprint string `json:"vault_fingerprint"`
-	// AttestationRoot is "yubico", or "TEST/non-production: <subject>" when
-	// a test root was allowed by an explicit flag.
-	AttestationRoot string `json:"attestation_root"`
-}
-
-// The parts of the session engine's event data the report uses.
-type (
-	startedData struct {
-		Runbook struct {
-			Name   string `json:"name"`
-			SHA256 string `json:"sha256"`
-		} `json:"runbook"`
-		Threshold int  `json:"threshold"`
-		Drill     bool `json:"drill"`
-	}
-	declaredData struct {
-		Operator  string `json:"operator"`
-		Ticket    string `json:"ticket"`
-		WhatBroke string `json:"what_broke"`
-	}
-	custodianRef struct {
-		ID     string `json:"id"`
-		Serial uint32 `json:"serial"`
-	}
-	reauthData struct {
-		Custodians []custodianRef `json:"custodians"`
-	}
-	revealData struct {
-		Name     string `json:"name"`
-		Step     string `json:"step"`
-		SealedAt string `json:"sealed_at"`
-	}
-	stepData struct {
-		Step      string `json:"step"`
-		Text      string `json:"text"`
-		Custodian string `json:"custodian"`
-	}
-	abortData struct {
-		By     string `json:"by"`
-		Reason string `json:"reason"`
-	}
-)
+type StationData = events.StationData
 
 // ErrSecretField is returned by Append for data with a field whose name
 // says it holds a secret (pin, password, seed, plaintext…). Journal data

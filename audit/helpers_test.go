@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"breakglass/internal/attest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/audit golden files")
@@ -37,6 +39,7 @@ type testPKI struct {
 	rootKey  *ecdsa.PrivateKey
 	root     *x509.Certificate
 	rootPool *x509.CertPool
+	trust    *attest.Trust // the non-production trust of root
 }
 
 func newPKI(t testing.TB, cn string) *testPKI {
@@ -50,7 +53,11 @@ func newPKI(t testing.TB, cn string) *testPKI {
 	cert := mustCert(t, tmpl, tmpl, &key.PublicKey, key)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	return &testPKI{rootKey: key, root: cert, rootPool: pool}
+	trust, err := attest.NewTestTrust([]*x509.Certificate{cert}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testPKI{rootKey: key, root: cert, rootPool: pool, trust: trust}
 }
 
 func mustKey(t testing.TB) *ecdsa.PrivateKey {
@@ -99,7 +106,7 @@ func (p *testPKI) custodian(t testing.TB, id, name string, serial uint32) *testC
 	slot := mustCert(t, &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "YubiKey PIV Attestation 9c"},
 		NotBefore: nb, NotAfter: na,
-		ExtraExtensions: []pkix.Extension{{Id: yubicoSerialOID, Value: serialExt}},
+		ExtraExtensions: []pkix.Extension{{Id: attest.OIDSerial, Value: serialExt}},
 	}, dev, &key.PublicKey, devKey)
 	return &testCustodian{id: id, name: name, serial: serial, key: key, chain: []*x509.Certificate{slot, dev}}
 }
@@ -141,7 +148,7 @@ func writeSession(t testing.TB, j *Journal, cs []*testCustodian, rootLabel strin
 		}
 	}
 	must("breakglass", TypeStation, StationData{BinaryVersion: "v1.0.0", BinarySHA256: "ab12", VaultFingerprint: "SHA256:vaultfp", AttestationRoot: rootLabel})
-	must("system", TypeStarted, obj{"at": "x", "runbook": obj{"name": "db-root.md", "title": "DB", "sha256": "cd34"}, "source": "# steps", "threshold": 2, "drill": false})
+	must("system", TypeStarted, obj{"at": "2026-11-23T03:00:00Z", "runbook": obj{"name": "db-root.md", "title": "DB", "sha256": "cd34"}, "source": "# steps", "threshold": 2, "drill": false})
 	must("system", "preflight.completed", obj{"checks": []obj{{"name": "network", "ok": true}}, "passed": true})
 	must("operator", TypeDeclared, obj{"operator": "Olga Operator", "ticket": "INC-42", "what_broke": "SSO is down | <b>hard</b>"})
 	for _, c := range cs {
@@ -200,7 +207,7 @@ func (f *fixture) sign(t testing.TB, payload []byte) []byte {
 }
 
 func (f *fixture) opts() VerifyOptions {
-	return VerifyOptions{Roots: f.pki.rootPool, NonProduction: true}
+	return VerifyOptions{Trust: f.pki.trust, NonProduction: true}
 }
 
 func writePEM(t testing.TB, path string, c *x509.Certificate) {

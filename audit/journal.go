@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"breakglass/internal/atomicfile"
+	"breakglass/internal/events"
 )
 
 // Config holds what a Journal needs from its environment. The zero value
@@ -51,17 +54,14 @@ type Journal struct {
 	broken  error // set when the file's state is unknown; Append refuses
 }
 
-// Event types written by the journal itself.
+// Event types written by the journal itself (internal/events).
 const (
-	TypeJournalCreated  = "journal.created"
-	TypeJournalRepaired = "journal.repaired"
+	TypeJournalCreated  = events.JournalCreated  // data CreatedData
+	TypeJournalRepaired = events.JournalRepaired // data RepairedData
 )
 
 // CreatedData is the data of the first entry of every journal.
-type CreatedData struct {
-	Session string `json:"session"` // session id
-	Genesis any    `json:"genesis,omitempty"`
-}
+type CreatedData = events.JournalCreatedData
 
 // Create makes a new journal at path (which must not exist; mode 0600), fsyncs
 // it and its directory, and writes the first entry, a journal.created event
@@ -75,7 +75,7 @@ func Create(path, session string, genesis any, cfg Config) (*Journal, error) {
 		return nil, fmt.Errorf("creating journal %q: %w", path, err)
 	}
 	j := &Journal{path: path, f: f, cfg: cfg, start: cfg.now()}
-	if err := syncDir(path); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("creating journal %q: %w", path, err)
 	}
@@ -119,29 +119,28 @@ func resume(path string, f journalFile, entries []Entry, size int64, cfg Config)
 }
 
 // RepairedData is the data of a journal.repaired event.
-type RepairedData struct {
-	Line          int    `json:"line"`           // the removed line's number
-	Offset        int64  `json:"offset"`         // where it started
-	RemovedBytes  int64  `json:"removed_bytes"`  // how many bytes were removed
-	RemovedSHA256 string `json:"removed_sha256"` // SHA-256 hex of the removed bytes
-	SavedAs       string `json:"saved_as"`       // file beside the journal holding them
-	Reason        string `json:"reason"`
-}
+type RepairedData = events.JournalRepairedData
 
 // OpenRepair is Open for a journal whose only damage is a torn final line
 // (a write interrupted by a crash: Append had not returned, so no caller
 // was told the event was recorded). It copies the torn bytes to
 // PATH.torn-<sha256 prefix> and fsyncs that, truncates the journal to the
 // last complete line, then appends a journal.repaired event with the removed
-// bytes' length and SHA-256, so the repair is itself evidence. Any other
+// bytes' length and SHA-256, so the repair is itself evidence. A last line
+// that lacks only its newline but is a complete entry chaining to the one
+// before it is not torn: it is kept and the newline added (see
+// completeLastLine). Any other
 // damage, including a torn first line (the journal was never started: begin
 // a new session), is returned as from Open and nothing is changed. For an
 // undamaged journal it behaves like Open.
 func OpenRepair(path string, cfg Config) (*Journal, []Entry, error) {
 	j, entries, err := Open(path, cfg)
 	var ce *CorruptError
-	if err == nil || !errors.As(err, &ce) || !ce.Torn || ce.Line == 1 {
+	if err == nil || !errors.As(err, &ce) || !ce.Torn || ce.Line == 1 && !ce.Complete {
 		return j, entries, err
+	}
+	if ce.Complete {
+		return completeLastLine(path, cfg)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
 	if err != nil {
@@ -155,7 +154,7 @@ func OpenRepair(path string, cfg Config) (*Journal, []Entry, error) {
 	sum := sha256.Sum256(torn)
 	sumHex := hex.EncodeToString(sum[:])
 	saved := path + ".torn-" + sumHex[:16]
-	if err := WriteFileAtomic(saved, torn, 0o600); err != nil {
+	if err := atomicfile.Write(saved, torn, 0o600); err != nil {
 		f.Close()
 		return nil, entries, fmt.Errorf("repairing journal %q: keeping the torn line: %w", path, err)
 	}
@@ -177,6 +176,29 @@ func OpenRepair(path string, cfg Config) (*Journal, []Entry, error) {
 		return nil, entries, err
 	}
 	return j, append(entries, e), nil
+}
+
+// completeLastLine is OpenRepair for a journal whose last entry is whole
+// and chained but lacks its newline: the entry is kept (it was recorded;
+// removing it would lose an event, such as the one closing the session),
+// the newline is appended and fsynced, and the journal is opened as Open
+// does. No event is added, so the entries and head hash are unchanged.
+func completeLastLine(path string, cfg Config) (*Journal, []Entry, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("repairing journal %q: %w", path, err)
+	}
+	_, werr := f.Write([]byte{'\n'})
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if err := f.Close(); werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return nil, nil, fmt.Errorf("repairing journal %q: adding the last entry's newline: %w", path, werr)
+	}
+	return Open(path, cfg)
 }
 
 // ErrJournalBroken is returned by Append after a failure that left the file
@@ -308,16 +330,6 @@ func (j *Journal) Close() error {
 	err := j.f.Close()
 	j.f = nil
 	return err
-}
-
-// syncDir fsyncs the directory holding path so a new name is durable.
-func syncDir(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // encodeData marshals event data, which must be nil or encode as a JSON

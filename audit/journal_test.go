@@ -377,3 +377,63 @@ func FuzzJournalParse(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenRepairKeepsCompleteLastEntry is issue 10 item 11: a last entry
+// that lacks only its newline is a recorded event (here the one that closes
+// the session): repair keeps it and adds the newline, durably, instead of
+// cutting it away.
+func TestOpenRepairKeepsCompleteLastEntry(t *testing.T) {
+	j, path := newJournal(t)
+	if _, err := j.Append("operator", "note", nil); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := j.Append("breakglass", "session.closed", map[string]string{"outcome": "resolved"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	full, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, full[:len(full)-1], 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	_, _, err = Open(path, Config{})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !ce.Torn || !ce.Complete || ce.Line != 3 {
+		t.Fatalf("Open without the last newline = %v, want a complete torn line 3", err)
+	}
+	rj, entries, err := OpenRepair(path, Config{Now: newClock().Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(entries); n != 3 || entries[n-1].Type != "session.closed" || rj.Head() != closed.Hash {
+		t.Fatalf("repaired: %d entries, last %+v, head %s; want session.closed %s", n, entries[n-1], rj.Head(), closed.Hash)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, full) {
+		t.Errorf("repaired file is not the journal with its newline:\n%q\nwant\n%q", after, full)
+	}
+	if torn, _ := filepath.Glob(path + ".torn-*"); len(torn) != 0 {
+		t.Errorf("a complete entry was set aside as torn: %v", torn)
+	}
+	if e, err := rj.Append("operator", "note", nil); err != nil || e.Seq != 4 {
+		t.Errorf("append after repair: %+v %v", e, err)
+	}
+	rj.Close()
+	if got, err := ReadFile(path); err != nil || len(got) != 4 {
+		t.Errorf("journal after repair and append: %d entries, %v", len(got), err)
+	}
+
+	// A last line that parses but does not chain is still torn: set aside.
+	bad := bytes.Replace(full[:len(full)-1], []byte(`"resolved"`), []byte(`"RESOLVED"`), 1)
+	if err := os.WriteFile(path, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rj, entries, err = OpenRepair(path, Config{Now: newClock().Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rj.Close()
+	if last := entries[len(entries)-1]; last.Type != TypeJournalRepaired || len(entries) != 3 {
+		t.Errorf("unchained last line: entries end with %q (%d), want journal.repaired", last.Type, len(entries))
+	}
+}

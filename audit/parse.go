@@ -24,6 +24,11 @@ type CorruptError struct {
 	Torn bool
 	// Bytes is the number of bytes from Offset to the end of the file.
 	Bytes int64
+	// Complete is true when the final line lacks only its newline: it is a
+	// canonical entry that chains to the one before it (a crash after the
+	// entry's bytes but before its newline reached the disk). OpenRepair
+	// keeps such an entry and adds the newline. Complete implies Torn.
+	Complete bool
 }
 
 func (e *CorruptError) Error() string {
@@ -75,6 +80,10 @@ func Parse(r io.Reader) ([]Entry, error) {
 		case errors.Is(err, errLineTooLong):
 			return bad(false, "line is longer than %d bytes", MaxLineBytes)
 		case err == io.EOF:
+			if e, derr := decodeEntry(b); derr == nil && verifyNext(prev, &e, uint64(line), line == 1) == nil {
+				return entries, &CorruptError{Line: line, Offset: offset, Torn: true, Complete: true, Bytes: int64(len(b)),
+					Reason: "last entry is complete but lacks its newline (a write was interrupted just before it)"}
+			}
 			return bad(true, "incomplete last line (%d bytes, no newline): a write was interrupted", len(b))
 		case err != nil:
 			return entries, fmt.Errorf("reading journal line %d: %w", line, err)

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"breakglass/internal/events"
 )
 
 // FormatVersion identifies the report payload format.
@@ -148,7 +150,7 @@ func BuildReport(entries []Entry, custodians []Custodian) (*Report, error) {
 		Timeline: []StepResult{}, Revealed: []RevealedSecret{}, MustRotate: []string{}, Closeout: []CloseoutAnswer{},
 		Journal: JournalSection{Head: entries[len(entries)-1].Hash, Count: len(entries), Entries: entries},
 	}
-	var created CreatedData
+	var created events.JournalCreatedData
 	if err := decodeData(entries[0], &created); err != nil || entries[0].Type != TypeJournalCreated {
 		return nil, fmt.Errorf("building report: the journal does not start with %s: %v", TypeJournalCreated, err)
 	}
@@ -189,7 +191,7 @@ func (r *Report) apply(e Entry) error {
 		r.Binary = BinaryInfo{d.BinaryVersion, d.BinarySHA256}
 		r.VaultFingerprint, r.AttestationRoot = d.VaultFingerprint, d.AttestationRoot
 	case e.Type == TypeStarted:
-		var d startedData
+		var d events.Started
 		if err := decodeData(e, &d); err != nil {
 			return err
 		}
@@ -199,19 +201,19 @@ func (r *Report) apply(e Entry) error {
 			r.Session.Mode = ModeDrill
 		}
 	case e.Type == TypeDeclared:
-		var d declaredData
+		var d events.Declared
 		if err := decodeData(e, &d); err != nil {
 			return err
 		}
 		r.Session.Operator, r.Session.Ticket, r.Session.WhatBroke = d.Operator, d.Ticket, d.WhatBroke
 	case e.Type == TypeQuorumCustodian:
-		var d custodianRef
+		var d events.CustodianEvent
 		if err := decodeData(e, &d); err != nil {
 			return err
 		}
 		r.Quorum = append(r.Quorum, QuorumEvent{e.Seq, e.Time, d.ID, d.Serial})
 	case e.Type == TypeReauthorised:
-		var d reauthData
+		var d events.Reauthorised
 		if err := decodeData(e, &d); err != nil {
 			return err
 		}
@@ -219,20 +221,20 @@ func (r *Report) apply(e Entry) error {
 			r.Quorum = append(r.Quorum, QuorumEvent{e.Seq, e.Time, c.ID, c.Serial})
 		}
 	case e.Type == TypeSecretRevealed || e.Type == TypeSecretChecked:
-		var d revealData
+		var d events.Reveal
 		if err := decodeData(e, &d); err != nil {
 			return err
 		}
-		mode := "check"
+		mode := string(events.ModeCheck)
 		if e.Type == TypeSecretRevealed {
-			mode = "show"
+			mode = string(events.ModeShow)
 			if !slices.Contains(r.MustRotate, d.Name) {
 				r.MustRotate = append(r.MustRotate, d.Name)
 			}
 		}
 		r.Revealed = append(r.Revealed, RevealedSecret{e.Seq, e.Time, d.Name, d.Step, mode, d.SealedAt})
-	case strings.HasPrefix(e.Type, "step.") && e.Type != TypeStepCheck:
-		var d stepData
+	case strings.HasPrefix(e.Type, events.StepPrefix) && e.Type != TypeStepCheck:
+		var d events.StepEvent
 		if err := decodeData(e, &d); err != nil {
 			return err
 		}
@@ -240,12 +242,13 @@ func (r *Report) apply(e Entry) error {
 		if d.Custodian != "" {
 			detail = strings.TrimSpace(d.Custodian + " " + d.Text)
 		}
-		r.Timeline = append(r.Timeline, StepResult{e.Seq, e.Time, d.Step, strings.TrimPrefix(e.Type, "step."), detail})
+		r.Timeline = append(r.Timeline, StepResult{e.Seq, e.Time, d.Step, strings.TrimPrefix(e.Type, events.StepPrefix), detail})
 	case e.Type == TypeCloseoutAnswered:
-		var d CloseoutAnswer
-		if err := decodeData(e, &d); err != nil {
+		var a events.CloseOutAnswer
+		if err := decodeData(e, &a); err != nil {
 			return err
 		}
+		d := CloseoutAnswer{Question: a.Question, YesNo: a.YesNo, Text: a.Text}
 		if i := slices.IndexFunc(r.Closeout, func(a CloseoutAnswer) bool { return a.Question == d.Question }); i >= 0 {
 			r.Closeout[i] = d
 		} else {
@@ -254,7 +257,7 @@ func (r *Report) apply(e Entry) error {
 	case e.Type == TypeCloseoutCompleted || e.Type == TypeAborted:
 		r.Session.Ended, r.Session.Outcome = e.Time, "completed"
 		if e.Type == TypeAborted {
-			var d abortData
+			var d events.Aborted
 			if err := decodeData(e, &d); err != nil {
 				return err
 			}
@@ -292,8 +295,9 @@ func (r *Report) setCustodians(custodians []Custodian) error {
 	return nil
 }
 
-// decodeData decodes an entry's data (unknown fields are ignored: the
-// session engine records more than the report needs).
+// decodeData decodes an entry's data into its internal/events struct.
+// Unknown fields are ignored (a newer writer may record more), but every
+// field the report uses is read through the struct the writer wrote.
 func decodeData(e Entry, v any) error {
 	if err := json.Unmarshal(e.Data, v); err != nil {
 		return fmt.Errorf("building report: journal entry %d (%s): %w", e.Seq, e.Type, err)

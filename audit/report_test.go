@@ -2,14 +2,14 @@ package audit
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"breakglass/internal/attest"
 )
 
 func journalBytes(entries []Entry) []byte {
@@ -43,7 +43,7 @@ func TestTestdata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := VerifyReportFile(jwsPath, VerifyOptions{Roots: loadRoots(t, rootPath), NonProduction: true})
+	v, err := VerifyReportFile(jwsPath, VerifyOptions{Trust: loadTrust(t, rootPath), NonProduction: true})
 	if err != nil {
 		var out strings.Builder
 		v.Print(&out)
@@ -63,23 +63,13 @@ func TestTestdata(t *testing.T) {
 	}
 }
 
-func loadRoots(t testing.TB, path string) *x509.CertPool {
+func loadTrust(t testing.TB, path string) *attest.Trust {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	tr, err := attest.LoadTestTrust(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		t.Fatalf("%s: no PEM", path)
-	}
-	c, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := x509.NewCertPool()
-	p.AddCert(c)
-	return p
+	return tr
 }
 
 func TestSchemaMatchesTestdata(t *testing.T) {
@@ -284,7 +274,7 @@ func TestDrillAbortedReauthorised(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := VerifyOptions{Roots: pki.rootPool, NonProduction: true}
+	opts := VerifyOptions{Trust: pki.trust, NonProduction: true}
 	mustVerifyOK(t, jws, opts)
 	// carol joined the quorum, so her signature is required.
 	jws2, _ := SignReport(p, signers[:2])

@@ -3,7 +3,6 @@ package audit
 import (
 	"crypto/ecdsa"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,8 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
+
+	"breakglass/internal/attest"
 )
 
 // Roster is what the vault says about its custodians, for VerifyOptions.
@@ -30,21 +30,17 @@ type RosterMember struct {
 
 // VerifyOptions are the auditor's trust inputs. Nothing is fetched.
 type VerifyOptions struct {
-	// Roots are the attestation roots (the Yubico PIV CA, supplied by the
-	// caller). When nil, AttestationCheck alone decides (it must then hold
-	// the vendor roots, as piv-go's Verifier does); nil with no
-	// AttestationCheck fails every attestation check.
-	Roots *x509.CertPool
+	// Trust holds the attestation roots every signer's x5c chain is checked
+	// against by internal/attest's one rule. Nil means the Yubico roots
+	// built into the binary; a test trust only when the auditor passed one
+	// explicitly (then NonProduction must be set too).
+	Trust *attest.Trust
 	// NonProduction accepts a report whose attestation root is a test root
 	// ("TEST/non-production: …"); the verdict then says NON-PRODUCTION.
 	NonProduction bool
 	// Roster, if given, must enrol every signer (id, serial and key) and
 	// sets the threshold.
 	Roster *Roster
-	// AttestationCheck, if given, is called for every signer in addition to
-	// the built-in chain check, and must agree on the serial; the command
-	// passes piv-go's Verifier here (audit does not import piv-go).
-	AttestationCheck func(device, slot *x509.Certificate) (serial uint32, err error)
 }
 
 // Check is one verification step's outcome.
@@ -145,10 +141,6 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 		return
 	}
 	rep, perr := ParsePayload(payload)
-	var at time.Time // certificates are checked as of the session's start
-	if rep != nil {
-		at, _ = time.Parse(time.RFC3339Nano, rep.Session.Started)
-	}
 	// Signatures and attestations first: they do not depend on the payload decoding.
 	sigOK := make([]bool, len(sigs))
 	serials := make([]uint32, len(sigs))
@@ -162,7 +154,7 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 		sigOK[i] = v.add(name, verifySigJOSE(payload, s), "ES256 over the payload by the key in x5c[0]")
 		var detail string
 		var aerr error
-		serials[i], detail, aerr = attest(s.chain, opts, at)
+		serials[i], detail, aerr = attestSigner(s.chain, opts)
 		attOK[i] = v.add(fmt.Sprintf("attestation %d (%s)", i+1, s.kid), aerr, detail)
 	}
 	if rep == nil {
@@ -249,64 +241,21 @@ func checkRootLabel(label string, nonProd bool) error {
 	return nil
 }
 
-// yubicoSerialOID is the slot certificate extension holding the device serial.
-var yubicoSerialOID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 7}
-
-// attest checks that chain[0] (slot) is signed by chain[1] (device), which
-// chains to opts.Roots, at time at, and returns the attested serial.
-func attest(chain []*x509.Certificate, opts VerifyOptions, at time.Time) (uint32, string, error) {
-	if opts.Roots == nil {
-		if opts.AttestationCheck == nil {
-			return 0, "", errors.New("no attestation roots given")
-		}
-		// The caller's verifier holds the vendor roots (piv-go's Verifier
-		// with the Yubico PIV roots and the 2024 attestation CA chain).
-		serial, err := opts.AttestationCheck(chain[1], chain[0])
-		if err != nil {
-			return 0, "", fmt.Errorf("attestation verifier: %w", err)
-		}
-		return serial, fmt.Sprintf("YubiKey %d, chain to the Yubico PIV attestation roots", serial), nil
+// attestSigner checks a signer's x5c chain (slot, device, intermediates)
+// by internal/attest under opts.Trust and returns the attested serial,
+// which it requires.
+func attestSigner(chain []*x509.Certificate, opts VerifyOptions) (uint32, string, error) {
+	if len(chain) < 2 {
+		return 0, "", fmt.Errorf("x5c holds %d certificates, want the slot and device certificates: %w", len(chain), attest.ErrIncomplete)
 	}
-	slot, device := chain[0], *chain[1]
-	// Some YubiKey 4 device certificates lack Basic Constraints (as piv-go notes).
-	if !device.BasicConstraintsValid {
-		device.BasicConstraintsValid, device.IsCA = true, true
-	}
-	inter := x509.NewCertPool()
-	inter.AddCert(&device)
-	for _, c := range chain[2:] {
-		inter.AddCert(c)
-	}
-	chains, err := slot.Verify(x509.VerifyOptions{Roots: opts.Roots, Intermediates: inter, CurrentTime: at,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	r, err := opts.Trust.Verify(chain[0], chain[1], chain[2:]...)
 	if err != nil {
-		return 0, "", fmt.Errorf("slot certificate does not chain to a trusted attestation root: %w", err)
+		return 0, "", err
 	}
-	if len(chains[0]) < 2 || !chains[0][1].Equal(&device) {
-		return 0, "", errors.New("slot certificate is not issued by the device certificate in x5c[1]")
+	if !r.HasSerial {
+		return 0, "", fmt.Errorf("the slot certificate has no YubiKey serial: %w", attest.ErrMalformed)
 	}
-	var serial int64 = -1
-	for _, ext := range slot.Extensions {
-		if ext.Id.Equal(yubicoSerialOID) {
-			if rest, err := asn1.Unmarshal(ext.Value, &serial); err != nil || len(rest) > 0 {
-				return 0, "", errors.New("slot certificate's serial extension is malformed")
-			}
-		}
-	}
-	if serial < 0 || serial > 0xffffffff {
-		return 0, "", errors.New("slot certificate has no valid YubiKey serial extension")
-	}
-	if opts.AttestationCheck != nil {
-		s2, err := opts.AttestationCheck(chain[1], slot)
-		if err != nil {
-			return 0, "", fmt.Errorf("attestation verifier: %w", err)
-		}
-		if s2 != uint32(serial) {
-			return 0, "", fmt.Errorf("attestation verifier says serial %d, the certificate says %d", s2, serial)
-		}
-	}
-	root := chains[0][len(chains[0])-1].Subject.CommonName
-	return uint32(serial), fmt.Sprintf("YubiKey %d, chain to %q", serial, root), nil
+	return r.Serial, fmt.Sprintf("YubiKey %d, chain to %q", r.Serial, r.Root().Subject.CommonName), nil
 }
 
 func matchCustodian(rep *Report, s parsedSig, serial uint32, attested bool) error {
@@ -337,10 +286,8 @@ func distinctSigners(sigs []parsedSig) error {
 			continue
 		}
 		keys := []string{"custodian " + s.kid, "key " + s.x5c[0]}
-		for _, ext := range s.chain[0].Extensions {
-			if ext.Id.Equal(yubicoSerialOID) {
-				keys = append(keys, "YubiKey serial "+base64.StdEncoding.EncodeToString(ext.Value))
-			}
+		if x, err := attest.ParseExtensions(s.chain[0]); err == nil && x.HasSerial {
+			keys = append(keys, fmt.Sprintf("YubiKey serial %d", x.Serial))
 		}
 		for _, k := range keys {
 			if j, ok := seen[k]; ok {

@@ -12,7 +12,13 @@
 // Every Token method opens the key, does one operation and releases it: a
 // YubiKey is opened exclusively, so nothing may hold it between operations.
 // A PIN is therefore passed to each operation that needs one, and verified in
-// the same card transaction as the operation.
+// the same card transaction as the operation. Several steps that belong
+// together (a custodian's unlock: slot metadata, PIN retries, VERIFY, ECDH)
+// run in one card session through the optional Sessioner ability.
+//
+// A YubiKey never says that it waits for a touch: a Token calls the
+// context's touch prompt (WithTouchPrompt) itself, right before the command
+// that will wait, from the slot's touch policy (TouchCache, Touching).
 package hardware
 
 import (
@@ -22,6 +28,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -234,29 +241,126 @@ type Listed struct {
 	Err  error // set when the reader has a card that could not be identified
 }
 
+// Sessioner is an optional ability of a Token, found by type assertion:
+// several operations in one card session (one connection, one
+// transaction, one SELECT), so that a custodian's unlock costs one round of
+// a few APDUs instead of one connection per step. Callers fall back to the
+// Token's one-operation methods when a token lacks it.
+//
+//	if s, ok := tok.(hardware.Sessioner); ok { err = s.Session(ctx, f) }
+type Sessioner interface {
+	// Session opens the key once, checks that the card in the reader has
+	// the token's serial (ErrRemoved if another key is there now), runs f
+	// and releases the key when f returns; f must not keep s. The key is
+	// held exclusively for the whole of f, so f must not wait for a person
+	// except for the touch the key itself waits for. ctx bounds the session
+	// and carries the touch prompt (WithTouchPrompt).
+	Session(ctx context.Context, f func(s Session) error) error
+}
+
+// Session is one open card session on a key. A PIN verified in it stays
+// verified until it ends. Errors follow Token's contract.
+type Session interface {
+	// PINRetries reads the PIN attempts left without trying a PIN;
+	// RetriesUnknown if the PIN is already verified (the counter is full).
+	PINRetries() (int, error)
+	// KeyInfo reads the metadata of the key in slot (firmware 5.3+);
+	// ErrSlotEmpty if none.
+	KeyInfo(slot Slot) (KeyInfo, error)
+	// ECDH is Token.ECDH in this session: the PIN step the slot's policy
+	// needs (none for "once" when the PIN was verified in this session), then
+	// the touch prompt when the key will wait for a touch, then the key
+	// agreement. It reuses metadata KeyInfo already read in this session.
+	ECDH(slot Slot, peer *ecdh.PublicKey, pin string) ([]byte, error)
+}
+
+// RetriesUnknown is a PIN retry count the card would not give because the
+// PIN is already verified in its current session: the counter is full.
+const RetriesUnknown = -1
+
 // TouchPrompt is how a blocking operation tells the user to touch the key.
-// A YubiKey never says it waits for a touch; WithTouchPrompt calls f after
-// delay if the operation has not returned by then.
+// A YubiKey never says it waits for a touch, so a Token calls the prompt
+// itself, from the slot's touch policy, right before it sends the command
+// that waits (after the PIN is accepted), and never for an operation that
+// needs no touch.
 type touchKey struct{}
 
-// TouchDelay is how long an operation runs before "touch your key" is shown.
-const TouchDelay = 700 * time.Millisecond
-
-// WithTouchPrompt returns a context that makes touch-capable operations call
-// f once if they are still running after TouchDelay.
+// WithTouchPrompt returns a context whose touch-requiring operations call f
+// the moment the key starts waiting for a touch (see PromptTouch).
 func WithTouchPrompt(ctx context.Context, f func()) context.Context {
 	return context.WithValue(ctx, touchKey{}, f)
 }
 
-// AwaitTouch runs op, calling the context's touch prompt (if any) once op has
-// run for TouchDelay. Token implementations wrap operations that may need a
-// touch with it.
-func AwaitTouch[T any](ctx context.Context, op func() (T, error)) (T, error) {
-	f, _ := ctx.Value(touchKey{}).(func())
-	if f == nil {
+// PromptTouch calls the context's touch prompt, if any, at once. Token
+// implementations call it right before sending a command that the key
+// will hold until touched, as TouchCache.Needs decides.
+func PromptTouch(ctx context.Context) {
+	if f, _ := ctx.Value(touchKey{}).(func()); f != nil {
+		f()
+	}
+}
+
+// TouchCacheTime is how long a YubiKey remembers a touch for keys with the
+// "cached" touch policy.
+const TouchCacheTime = 15 * time.Second
+
+// TouchCache tells whether an operation on one key will wait for a touch:
+// always for TouchPolicyAlways, for TouchPolicyCached unless the key was
+// touched within TouchCacheTime (a YubiKey keeps one touch timestamp for
+// the whole device), never otherwise. The zero value is ready; Now
+// defaults to time.Now. It is safe for concurrent use.
+type TouchCache struct {
+	Now func() time.Time
+
+	mu   sync.Mutex
+	last time.Time // start of the last operation that waited for a touch
+}
+
+func (c *TouchCache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Needs reports whether an operation under policy p, sent now, will wait
+// for a touch.
+func (c *TouchCache) Needs(p TouchPolicy) bool {
+	switch p {
+	case TouchPolicyAlways:
+		return true
+	case TouchPolicyCached:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		d := c.now().Sub(c.last)
+		return c.last.IsZero() || d < 0 || d >= TouchCacheTime
+	}
+	return false
+}
+
+// Touched records that an operation which waited for a touch succeeded;
+// sent is when it was sent (no later than the touch, so the cache never
+// outlives the key's own).
+func (c *TouchCache) Touched(sent time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sent.After(c.last) {
+		c.last = sent
+	}
+}
+
+// Touching runs op, which sends one command under touch policy p: it calls
+// the context's touch prompt first when the key will wait for a touch, and
+// records the touch when op succeeds.
+func Touching[T any](ctx context.Context, c *TouchCache, p TouchPolicy, op func() (T, error)) (T, error) {
+	if !c.Needs(p) {
 		return op()
 	}
-	t := time.AfterFunc(TouchDelay, f)
-	defer t.Stop()
-	return op()
+	sent := c.now()
+	PromptTouch(ctx)
+	out, err := op()
+	if err == nil {
+		c.Touched(sent)
+	}
+	return out, err
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"breakglass/hardware"
+	attestation "breakglass/internal/attest"
 	"breakglass/vault/pivp256"
 )
 
@@ -191,9 +192,6 @@ func attest(ctx context.Context, tok hardware.Token, slot hardware.Slot) (Attest
 	return Attestation{Device: a.Device.Raw, Slot: a.Slot.Raw}, nil
 }
 
-// oidAgePluginPolicy carries [pin, touch] in age-plugin-yubikey certificates.
-var oidAgePluginPolicy = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 8}
-
 // pluginCertificate makes the self-signed slot certificate age-plugin-yubikey
 // expects: O=age-plugin-yubikey, OU=<version>, CN=<name>, random 20-byte
 // serial, notAfter 9999-12-31T23:59:59Z, policy extension [pin, touch],
@@ -218,7 +216,8 @@ func pluginCertificate(ctx context.Context, tok hardware.Token, slot hardware.Sl
 		NotBefore:          now.UTC().Truncate(time.Second),
 		NotAfter:           time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
 		SignatureAlgorithm: x509.ECDSAWithSHA256,
-		ExtraExtensions: []pkix.Extension{{Id: oidAgePluginPolicy,
+		// [pin, touch] in the Yubico policy extension, as age-plugin-yubikey writes it.
+		ExtraExtensions: []pkix.Extension{{Id: attestation.OIDPolicy,
 			Value: []byte{byte(hardware.PINPolicyOnce), byte(hardware.TouchPolicyAlways)}}},
 	}
 	signer := &tokenSigner{ctx: ctx, tok: tok, slot: slot, pub: pub, pin: pin}

@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"breakglass/hardware"
+	attestation "breakglass/internal/attest"
 )
 
 // testCA is a throwaway attestation root.
 type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	cert  *x509.Certificate
+	key   *ecdsa.PrivateKey
+	trust *attestation.Trust // the non-production trust of this root alone
 }
 
 var certEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -43,10 +45,20 @@ func newTestCA(t testing.TB, name string) *testCA {
 		t.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key}
+	return &testCA{cert: cert, key: key, trust: testTrust(t, cert)}
 }
 
-func (ca *testCA) opts() VerifyOptions { return VerifyOptions{Roots: []*x509.Certificate{ca.cert}} }
+func (ca *testCA) opts() VerifyOptions { return VerifyOptions{Trust: ca.trust} }
+
+// testTrust is the non-production attestation trust of roots.
+func testTrust(t testing.TB, roots ...*x509.Certificate) *attestation.Trust {
+	t.Helper()
+	tr, err := attestation.NewTestTrust(roots, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
 
 type fakeSlot struct {
 	priv  *ecdsa.PrivateKey
@@ -59,20 +71,21 @@ type fakeSlot struct {
 // retries, and Yubico-style attestation under a test CA (device certificate
 // without basicConstraints, serial extension on both certificates).
 type fakeToken struct {
-	serial    uint32
-	pin       string
-	retries   int
-	device    *x509.Certificate
-	deviceKey *ecdsa.PrivateKey
-	slots     map[hardware.Slot]*fakeSlot
-	ecdhCalls int
+	serial      uint32
+	pin         string
+	retries     int
+	device      *x509.Certificate
+	deviceKey   *ecdsa.PrivateKey
+	slots       map[hardware.Slot]*fakeSlot
+	ecdhCalls   int
+	attestCalls int
 }
 
 var _ hardware.Token = (*fakeToken)(nil)
 
 func serialExt(serial uint32) pkix.Extension {
 	v, _ := asn1.Marshal(int64(serial))
-	return pkix.Extension{Id: oidYubicoSerial, Value: v}
+	return pkix.Extension{Id: attestation.OIDSerial, Value: v}
 }
 
 func newFakeToken(t testing.TB, ca *testCA, serial uint32) *fakeToken {
@@ -137,6 +150,7 @@ func (f *fakeToken) Certificate(_ context.Context, s hardware.Slot) (*x509.Certi
 }
 
 func (f *fakeToken) Attest(_ context.Context, s hardware.Slot) (hardware.Attestation, error) {
+	f.attestCalls++
 	k, err := f.slot(s)
 	if err != nil {
 		return hardware.Attestation{}, err
@@ -144,7 +158,7 @@ func (f *fakeToken) Attest(_ context.Context, s hardware.Slot) (hardware.Attesta
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(int64(s)), Subject: pkix.Name{CommonName: "YubiKey PIV Attestation " + s.String()},
 		NotBefore: certEpoch, NotAfter: certEpoch.AddDate(40, 0, 0),
-		ExtraExtensions: []pkix.Extension{serialExt(f.serial), {Id: oidYubicoPolicy, Value: []byte{byte(k.pin), byte(k.touch)}}},
+		ExtraExtensions: []pkix.Extension{serialExt(f.serial), {Id: attestation.OIDPolicy, Value: []byte{byte(k.pin), byte(k.touch)}}},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, f.device, &k.priv.PublicKey, f.deviceKey)
 	if err != nil {
@@ -199,7 +213,16 @@ func (f *fakeToken) GenerateKey(_ context.Context, mgmt hardware.ManagementKey, 
 	if err != nil {
 		return nil, err
 	}
-	f.slots[s] = &fakeSlot{priv: key, pin: opts.PIN, touch: opts.Touch}
+	// Like a real YubiKey, resolve the default policies (PIN once, touch
+	// never for a retired slot) before recording and attesting them.
+	pin, touch := opts.PIN, opts.Touch
+	if pin == hardware.PINPolicyDefault {
+		pin = hardware.PINPolicyOnce
+	}
+	if touch == hardware.TouchPolicyDefault {
+		touch = hardware.TouchPolicyNever
+	}
+	f.slots[s] = &fakeSlot{priv: key, pin: pin, touch: touch}
 	return &key.PublicKey, nil
 }
 

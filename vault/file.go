@@ -6,15 +6,15 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"filippo.io/age"
+	"filippo.io/age/armor"
 
+	"breakglass/internal/atomicfile"
 	"breakglass/vault/pivp256"
 )
 
@@ -259,6 +259,10 @@ func (v *Vault) validateShares() error {
 		if !strings.HasPrefix(s.Age, "-----BEGIN AGE ENCRYPTED FILE-----") {
 			return fieldErr(f+".age", "not an armored age file")
 		}
+		// Unlock decrypts it: its armor and header must read (FuzzVaultUnlock).
+		if _, err := age.ExtractHeader(armor.NewReader(strings.NewReader(s.Age))); err != nil {
+			return fieldErr(f+".age", "the armored age file is corrupted (its header does not read): restore the vault file from its backup")
+		}
 	}
 	for serial, id := range want {
 		return fieldErr("shares", "no share for YubiKey %d of %q: that key could not open the vault", serial, id)
@@ -317,78 +321,9 @@ func (v *Vault) Save(path string) error {
 	return nil
 }
 
-// writeFileAtomic replaces path with data: temporary file in the same
-// directory, fsync, previous content kept as path+".prev", rename, fsync of
-// the directory. On error path is untouched.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = keepPrevious(path); err != nil {
-		return fmt.Errorf("keeping previous version: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// keepPrevious copies path to path+".prev" (itself atomically), so that
-// path is only ever replaced by rename.
-func keepPrevious(path string) error {
-	old, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	prev := path + ".prev"
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(prev)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(old)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), prev)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-	}
-	return werr
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing directory %q: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing directory %q: %w", dir, err)
-	}
-	return nil
+// writeFileAtomic replaces path with data atomically, keeping the previous
+// content as path+".prev" (see internal/atomicfile). On error path is
+// untouched and no temporary file remains.
+func writeFileAtomic(path string, data []byte) error {
+	return atomicfile.WriteKeepPrevious(path, data, 0o600)
 }

@@ -2,11 +2,18 @@ package vault
 
 import (
 	"bufio"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base32"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 // FuzzParseCustodian: the custodian file parser never panics, and what it
@@ -41,7 +48,10 @@ func FuzzParseCustodian(f *testing.F) {
 }
 
 // FuzzValidateSecret: secret validation (TOTP URIs and seeds, recovery
-// codes, passwords) never panics, and a TOTP secret it accepts yields a code.
+// codes, passwords) never panics, and a TOTP secret it accepts is one reveal
+// can display: a 6-8 digit code equal to the reference implementation's
+// (github.com/pquerna/otp) for the same seed and parameters, and a period
+// in bounds for the countdown, stable within its period.
 func FuzzValidateSecret(f *testing.F) {
 	file, err := os.Open("../testdata/vault/secret-inputs.txt")
 	if err != nil {
@@ -67,12 +77,43 @@ func FuzzValidateSecret(f *testing.F) {
 		if !k.Valid() {
 			return
 		}
-		if err := ValidateSecret(k, secret); err != nil || k != KindTOTP {
+		err := ValidateSecret(k, secret)
+		if k != KindTOTP {
 			return
 		}
-		code, period, err := TOTPCode(secret, time.Unix(1700000000, 0))
-		if err != nil || code == "" || period <= 0 {
-			t.Fatalf("validated TOTP secret gives no code: %q %v %v", code, period, err)
+		at := time.Unix(1700000000, 0)
+		code, period, cerr := TOTPCode(secret, at)
+		if err != nil {
+			if cerr == nil {
+				t.Fatalf("TOTPCode accepts what sealing refuses (%v)", err)
+			}
+			return
+		}
+		if cerr != nil || len(code) < MinTOTPDigits || len(code) > MaxTOTPDigits ||
+			period < MinTOTPPeriod*time.Second || period > MaxTOTPPeriod*time.Second {
+			t.Fatalf("validated TOTP secret gives no displayable code: %q %v %v", code, period, cerr)
+		}
+		for _, c := range code {
+			if c < '0' || c > '9' {
+				t.Fatalf("code %q is not decimal", code)
+			}
+		}
+		// The code holds for the whole period the countdown shows.
+		start := at.Truncate(period)
+		if c, _, _ := TOTPCode(secret, start.Add(period-time.Second)); c != code {
+			t.Fatalf("code changed within its period: %q then %q", code, c)
+		}
+		p, err := parseTOTP(secret)
+		if err != nil {
+			t.Fatalf("parseTOTP refuses what ValidateSecret accepts: %v", err)
+		}
+		defer clear(p.key)
+		alg := map[int]otp.Algorithm{sha1.Size: otp.AlgorithmSHA1, sha256.Size: otp.AlgorithmSHA256, sha512.Size: otp.AlgorithmSHA512}[p.hash().Size()]
+		want, err := totp.GenerateCodeCustom(base32.StdEncoding.EncodeToString(p.key), at, totp.ValidateOpts{
+			Period: uint(p.period), Digits: otp.Digits(p.digits), Algorithm: alg,
+		})
+		if err != nil || want != code {
+			t.Fatalf("code %q, reference implementation gives %q (%v)", code, want, err)
 		}
 	})
 }

@@ -2,16 +2,20 @@ package vault
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base32"
-	"errors"
+	"encoding/binary"
 	"fmt"
+	"hash"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"filippo.io/age"
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
 )
 
 // MaxSecretSize bounds a sealed secret.
@@ -108,9 +112,11 @@ func ValidateSecret(kind Kind, secret []byte) error {
 			return fmt.Errorf("%w: a password must be UTF-8 text", ErrInvalidSecret)
 		}
 	case KindTOTP:
-		if _, err := parseTOTP(secret); err != nil {
+		p, err := parseTOTP(secret)
+		if err != nil {
 			return err
 		}
+		clear(p.key)
 	case KindRecoveryCodes:
 		if !utf8.Valid(secret) || len(RecoveryCodes(secret)) == 0 {
 			return fmt.Errorf("%w: recovery codes must be UTF-8 text with one code per line", ErrInvalidSecret)
@@ -134,56 +140,205 @@ func RecoveryCodes(secret []byte) []string {
 	return out
 }
 
+// Bounds on the otpauth parameters sealing accepts: what authenticators
+// use, and what an operator can read and type before the code changes.
+const (
+	MinTOTPPeriod = 10  // seconds
+	MaxTOTPPeriod = 300 // seconds
+	MinTOTPDigits = 6
+	MaxTOTPDigits = 8
+)
+
+// totpParams is a TOTP secret as the code generator uses it: exactly what
+// parseTOTP accepted, so what sealing accepts, TOTPCode honours.
 type totpParams struct {
-	secret string // base32, no padding
-	opts   totp.ValidateOpts
+	key    []byte // the decoded seed; the caller clears it
+	period uint64 // seconds, MinTOTPPeriod..MaxTOTPPeriod
+	digits int    // MinTOTPDigits..MaxTOTPDigits
+	hash   func() hash.Hash
 }
 
-// parseTOTP accepts an otpauth://totp/ URI or a bare base32 seed (spaces and
-// case ignored).
+// totpError is an invalid TOTP secret: it names the field and what to do,
+// and never quotes the value.
+func totpError(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidSecret, fmt.Sprintf(format, a...))
+}
+
+// parseTOTP accepts an otpauth://totp/ URI (Key URI Format) or a bare base32
+// seed (spaces, case and padding ignored). A URI is refused unless every
+// parameter is one the generator honours exactly: secret (required, base32),
+// algorithm (SHA1, SHA256 or SHA512), digits (6-8), period (10-300 seconds),
+// and the informational issuer and image; each at most once.
 func parseTOTP(secret []byte) (totpParams, error) {
 	s := strings.TrimSpace(string(secret))
-	p := totpParams{opts: totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}}
-	if strings.HasPrefix(strings.ToLower(s), "otpauth://") {
-		k, err := otp.NewKeyFromURL(s)
-		if err != nil || k.Type() != "totp" {
-			return p, fmt.Errorf("%w: not an otpauth://totp/ URI", ErrInvalidSecret)
+	p := totpParams{period: 30, digits: 6, hash: sha1.New}
+	if len(s) >= len("otpauth:") && strings.EqualFold(s[:len("otpauth:")], "otpauth:") {
+		seed, err := p.parseURI(s)
+		if err != nil {
+			return p, err
 		}
-		s = k.Secret()
-		p.opts.Period = uint(k.Period())
-		p.opts.Digits = k.Digits()
-		p.opts.Algorithm = k.Algorithm()
-		if p.opts.Digits != otp.DigitsSix && p.opts.Digits != otp.DigitsEight {
-			return p, fmt.Errorf("%w: otpauth digits must be 6 or 8", ErrInvalidSecret)
-		}
+		s = seed
+	} else if strings.Contains(s, "://") {
+		return p, totpError("a TOTP secret must be an otpauth://totp/ URI or a base32 seed")
+	} else {
+		s = strings.ReplaceAll(s, " ", "")
 	}
-	s = strings.ToUpper(strings.ReplaceAll(s, " ", ""))
-	s = strings.TrimRight(s, "=")
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
-	if err != nil || len(key) < 10 {
-		return p, fmt.Errorf("%w: TOTP seed must be base32 of at least 80 bits", ErrInvalidSecret)
+	key, err := decodeBase32Seed(s)
+	if err != nil {
+		return p, err
 	}
-	clear(key)
-	// Seal only what will give a code at reveal time: the TOTP library
-	// decodes seeds more strictly than base32 (found by FuzzValidateSecret).
-	if _, err := totp.GenerateCodeCustom(s, time.Unix(0, 0), p.opts); err != nil {
-		return p, fmt.Errorf("%w: TOTP seed is not usable for codes (check it is complete base32)", ErrInvalidSecret)
-	}
-	p.secret = s
+	p.key = key
 	return p, nil
+}
+
+// parseURI reads the otpauth URI s into p and returns its secret parameter.
+func (p *totpParams) parseURI(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", totpError("the otpauth URI is malformed (check for stray characters or bad %%-escapes)")
+	}
+	switch {
+	case u.Opaque != "":
+		return "", totpError("the otpauth URI must start otpauth://totp/")
+	case strings.EqualFold(u.Host, "hotp"):
+		return "", totpError("the otpauth URI is of type hotp (counter-based); only totp is supported")
+	case !strings.EqualFold(u.Host, "totp") || u.User != nil:
+		return "", totpError("the otpauth URI type must be totp (otpauth://totp/LABEL?secret=...)")
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return "", totpError("the otpauth URI has a #fragment; remove it")
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", totpError("the otpauth URI query is malformed (check for bad %%-escapes or ';')")
+	}
+	for name, vals := range q {
+		switch name {
+		case "secret", "algorithm", "digits", "period", "issuer", "image":
+		case "counter":
+			return "", totpError("the otpauth URI has a counter parameter (hotp); only totp is supported")
+		default:
+			return "", totpError("the otpauth URI has %s, which the code generator does not honour; remove it", paramName(name))
+		}
+		if len(vals) > 1 {
+			return "", totpError("the otpauth URI has parameter %s %d times; give it once", name, len(vals))
+		}
+	}
+	if v, ok := q["algorithm"]; ok {
+		switch strings.ToUpper(v[0]) {
+		case "SHA1":
+			p.hash = sha1.New
+		case "SHA256":
+			p.hash = sha256.New
+		case "SHA512":
+			p.hash = sha512.New
+		default:
+			return "", totpError("the otpauth algorithm must be SHA1, SHA256 or SHA512")
+		}
+	}
+	if v, ok := q["digits"]; ok {
+		n, ok := smallDecimal(v[0])
+		if !ok || n < MinTOTPDigits || n > MaxTOTPDigits {
+			return "", totpError("the otpauth digits must be %d, 7 or %d", MinTOTPDigits, MaxTOTPDigits)
+		}
+		p.digits = int(n)
+	}
+	if v, ok := q["period"]; ok {
+		n, ok := smallDecimal(v[0])
+		if !ok || n < MinTOTPPeriod || n > MaxTOTPPeriod {
+			return "", totpError("the otpauth period must be a whole number of seconds from %d to %d (30 is usual)", MinTOTPPeriod, MaxTOTPPeriod)
+		}
+		p.period = n
+	}
+	v, ok := q["secret"]
+	if !ok || v[0] == "" {
+		return "", totpError("the otpauth URI has no secret parameter")
+	}
+	if strings.ContainsAny(v[0], " \t") {
+		return "", totpError("the otpauth secret must be base32 without spaces")
+	}
+	return v[0], nil
+}
+
+// smallDecimal parses 1 to 4 ASCII digits without sign or leading zero.
+func smallDecimal(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 4 || s[0] == '0' {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+// paramName names an unknown query parameter for an error message. It is
+// quoted only when it is short lowercase letters (shorter than any 80-bit
+// base32 seed), so a secret pasted without "secret=" is never echoed.
+func paramName(name string) string {
+	if len(name) == 0 || len(name) > 12 {
+		return "an unknown parameter (not shown)"
+	}
+	for _, c := range []byte(name) {
+		if (c < 'a' || c > 'z') && c != '_' && c != '-' {
+			return "an unknown parameter (not shown)"
+		}
+	}
+	return fmt.Sprintf("parameter %q", name)
+}
+
+// decodeBase32Seed decodes an RFC 4648 base32 seed, case-insensitive, with
+// or without its padding, of at least 80 bits.
+func decodeBase32Seed(s string) ([]byte, error) {
+	s = strings.ToUpper(strings.TrimRight(s, "="))
+	// Unpadded base32 has 0, 2, 4, 5 or 7 characters in its last group.
+	switch len(s) % 8 {
+	case 1, 3, 6:
+		return nil, totpError("the TOTP secret is not complete base32 (its length is wrong; check it was copied whole)")
+	}
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
+	if err != nil {
+		clear(key)
+		return nil, totpError("the TOTP secret must be base32 (letters A-Z and digits 2-7)")
+	}
+	if len(key) < 10 {
+		clear(key)
+		return nil, totpError("the TOTP secret is %d bits; at least 80 are needed", 8*len(key))
+	}
+	return key, nil
+}
+
+// code is the RFC 6238 code at t (RFC 4226 dynamic truncation).
+func (p totpParams) code(t time.Time) string {
+	sec := t.Unix()
+	if sec < 0 {
+		sec = 0
+	}
+	var msg [8]byte
+	binary.BigEndian.PutUint64(msg[:], uint64(sec)/p.period)
+	m := hmac.New(p.hash, p.key)
+	m.Write(msg[:])
+	sum := m.Sum(nil)
+	off := sum[len(sum)-1] & 0xf
+	v := binary.BigEndian.Uint32(sum[off:]) & 0x7fffffff
+	mod := uint32(1)
+	for range p.digits {
+		mod *= 10
+	}
+	return fmt.Sprintf("%0*d", p.digits, v%mod)
 }
 
 // TOTPCode computes the TOTP code of a totp secret (otpauth URI or base32
 // seed) at t, and the code's period; the code changes at multiples of the
-// period since the Unix epoch.
+// period since the Unix epoch. Every secret ValidateSecret accepts gives a
+// code of 6 to 8 digits and a period of MinTOTPPeriod to MaxTOTPPeriod.
 func TOTPCode(secret []byte, t time.Time) (code string, period time.Duration, err error) {
 	p, err := parseTOTP(secret)
 	if err != nil {
 		return "", 0, err
 	}
-	code, err = totp.GenerateCodeCustom(p.secret, t, p.opts)
-	if err != nil {
-		return "", 0, errors.Join(ErrInvalidSecret, errors.New("computing TOTP code failed"))
-	}
-	return code, time.Duration(p.opts.Period) * time.Second, nil
+	defer clear(p.key)
+	return p.code(t), time.Duration(p.period) * time.Second, nil
 }

@@ -84,10 +84,21 @@ func TestTamperDetected(t *testing.T) {
 			a, b := shareIndex(v, 1001), shareIndex(v, 2001)
 			v.Shares[a].Age, v.Shares[b].Age = v.Shares[b].Age, v.Shares[a].Age
 		}, atAddShare, ErrBadShare, "alice", []string{"alice"}},
-		{"alice's share ciphertext corrupted", func(v *Vault) {
+		{"alice's share header corrupted", func(v *Vault) {
 			i := shareIndex(v, 1001)
 			lines := strings.Split(v.Shares[i].Age, "\n")
 			lines[2] = strings.Repeat("A", len(lines[2]))
+			v.Shares[i].Age = strings.Join(lines, "\n")
+		}, atParse, ErrFormat, "shares[0].age", nil},
+		{"alice's share payload corrupted", func(v *Vault) {
+			i := shareIndex(v, 1001)
+			lines := strings.Split(v.Shares[i].Age, "\n")
+			last := len(lines) - 3 // the last data line, before END and the final newline
+			c := byte('A')
+			if lines[last][0] == 'A' {
+				c = 'B'
+			}
+			lines[last] = string(c) + lines[last][1:]
 			v.Shares[i].Age = strings.Join(lines, "\n")
 		}, atAddShare, ErrBadShare, "alice", []string{"alice"}},
 		{"bob's share replaced, commitment recomputed", func(v *Vault) {
@@ -258,7 +269,7 @@ func TestFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.VerifyRoster(VerifyOptions{Roots: []*x509.Certificate{root}}); err != nil {
+	if err := v.VerifyRoster(VerifyOptions{Trust: testTrust(t, root)}); err != nil {
 		t.Fatalf("fixture roster: %v", err)
 	}
 	data, _ := os.ReadFile(path)

@@ -29,12 +29,15 @@ type Unlock struct {
 	order  []string                          // custodian IDs in the order counted
 	// lastTry holds serials whose custodian confirmed using their last PIN attempt.
 	lastTry map[uint32]bool
+	// attested holds serials whose roster attestation verified in this
+	// Unlock: it is checked once per key, never read from the card again.
+	attested map[uint32]bool
 }
 
 // Unlocker starts collecting a quorum. opts are the trust roots used to
 // check each presented key's attestation.
 func (v *Vault) Unlocker(opts VerifyOptions) *Unlock {
-	return &Unlock{v: v, opts: opts, shares: map[string]*memguard.LockedBuffer{}, lastTry: map[uint32]bool{}}
+	return &Unlock{v: v, opts: opts, shares: map[string]*memguard.LockedBuffer{}, lastTry: map[uint32]bool{}, attested: map[uint32]bool{}}
 }
 
 // ConfirmLastPINRetry records that the custodian of the key with serial
@@ -44,17 +47,23 @@ func (u *Unlock) ConfirmLastPINRetry(serial uint32) { u.lastTry[serial] = true }
 
 // CheckPINRetries reads tok's PIN retry counter and refuses to let a PIN be
 // tried when none is left (hardware.ErrPINBlocked) or when only one is left
-// and confirmed is false (*LastPINRetryError).
+// and confirmed is false (*LastPINRetryError). A counter the key will not
+// give because its PIN is already verified (hardware.RetriesUnknown) is full.
 func CheckPINRetries(ctx context.Context, tok hardware.Token, confirmed bool) error {
 	info, err := tok.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("reading PIN retries of YubiKey %d: %w", tok.Serial(), err)
 	}
+	return retriesAllow(tok.Serial(), info.PINRetries, confirmed)
+}
+
+// retriesAllow is CheckPINRetries' rule for a counter already read.
+func retriesAllow(serial uint32, retries int, confirmed bool) error {
 	switch {
-	case info.PINRetries <= 0:
-		return fmt.Errorf("YubiKey %d: %w; unblock it with the PUK (ykman piv access unblock-pin)", tok.Serial(), hardware.ErrPINBlocked)
-	case info.PINRetries == 1 && !confirmed:
-		return &LastPINRetryError{Serial: tok.Serial()}
+	case retries == 0:
+		return fmt.Errorf("YubiKey %d: %w; unblock it with the PUK (ykman piv access unblock-pin)", serial, hardware.ErrPINBlocked)
+	case retries == 1 && !confirmed:
+		return &LastPINRetryError{Serial: serial}
 	}
 	return nil
 }
@@ -83,18 +92,32 @@ func (u *Unlock) Remaining() []Custodian {
 	return out
 }
 
-// Identify says whose key tok is, checking it without a PIN: its serial is on
-// the roster (*NotOnRosterError), its custodian is not yet counted
-// (*AlreadyCountedError, also for the custodian's other key), the decryption
-// slot holds the enrolled key (*KeyMismatchError) and its attestation
-// verifies (ErrAttestation).
+// Identify says whose key tok is, without a PIN: its serial is on the
+// roster (*NotOnRosterError), its custodian is not yet counted
+// (*AlreadyCountedError, also for the custodian's other key) and the
+// roster's attestation of its decryption key verifies (ErrAttestation;
+// checked once per key per Unlock, from the roster, never re-read from the
+// card). When tok can run a whole unlock in one card session
+// (hardware.Sessioner), Identify does not use the card at all and the check
+// that the decryption slot holds the enrolled key (*KeyMismatchError) is
+// the first step of AddShare's or CheckShare's session, before any PIN is
+// sent; otherwise Identify reads the slot itself.
 func (u *Unlock) Identify(ctx context.Context, tok hardware.Token) (Custodian, error) {
-	c, _, err := u.check(ctx, tok)
-	return c, err
+	c, k, err := u.check(tok)
+	if err != nil {
+		return c, err
+	}
+	if _, ok := tok.(hardware.Sessioner); !ok {
+		info, err := tok.KeyInfo(ctx, k.Decrypt.Slot.PIV())
+		if err := slotHolds(k, info, err); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
-func (u *Unlock) check(ctx context.Context, tok hardware.Token) (Custodian, Key, error) {
-	c, k, err := u.identifyKey(ctx, tok)
+func (u *Unlock) check(tok hardware.Token) (Custodian, Key, error) {
+	c, k, err := u.identifyKey(tok)
 	if err != nil {
 		return c, k, err
 	}
@@ -104,51 +127,60 @@ func (u *Unlock) check(ctx context.Context, tok hardware.Token) (Custodian, Key,
 	return c, k, nil
 }
 
-// identifyKey checks tok against the roster and its attestation, without
-// regard to what was counted.
-func (u *Unlock) identifyKey(ctx context.Context, tok hardware.Token) (Custodian, Key, error) {
+// identifyKey finds tok on the roster and verifies the roster's
+// attestation of its decryption key (once per key per Unlock), without
+// regard to what was counted and without the card.
+func (u *Unlock) identifyKey(tok hardware.Token) (Custodian, Key, error) {
 	serial := tok.Serial()
 	c, k, ok := u.v.KeyBySerial(serial)
 	if !ok {
 		return Custodian{}, Key{}, &NotOnRosterError{Serial: serial}
 	}
-	slot := k.Decrypt.Slot.PIV()
+	if u.attested[serial] {
+		return c, k, nil
+	}
 	r, err := pivp256.ParseRecipient(k.Decrypt.Recipient)
 	if err != nil {
 		return c, k, err
 	}
-	info, err := tok.KeyInfo(ctx, slot)
-	if errors.Is(err, hardware.ErrSlotEmpty) {
-		return c, k, &KeyMismatchError{Serial: serial, What: fmt.Sprintf("decryption slot %s is empty", slot)}
-	}
-	if err != nil {
-		return c, k, fmt.Errorf("reading slot %s of YubiKey %d: %w", slot, serial, err)
-	}
-	if !samePublicKey(info.Public, r) {
-		return c, k, &KeyMismatchError{Serial: serial, What: fmt.Sprintf("decryption key in slot %s differs from the roster", slot)}
-	}
-	att, err := tok.Attest(ctx, slot)
-	if err != nil {
-		return c, k, fmt.Errorf("reading attestation of slot %s of YubiKey %d: %w", slot, serial, err)
-	}
-	a := Attestation{}
-	if att.Device != nil && att.Slot != nil {
-		a = Attestation{Device: att.Device.Raw, Slot: att.Slot.Raw}
-	}
-	if err := u.opts.verifyAttestation(a, serial, r); err != nil {
+	if err := u.opts.verifyAttestation(k.Decrypt.Attestation, serial, r); err != nil {
 		return c, k, fmt.Errorf("YubiKey %d of %s: %w", serial, c, err)
 	}
+	u.attested[serial] = true
 	return c, k, nil
 }
 
+// slotHolds checks the metadata read from k's decryption slot (info, or
+// the error reading it) against the roster: *KeyMismatchError if the slot
+// is empty or holds another key.
+func slotHolds(k Key, info hardware.KeyInfo, err error) error {
+	slot := k.Decrypt.Slot.PIV()
+	if errors.Is(err, hardware.ErrSlotEmpty) {
+		return &KeyMismatchError{Serial: k.Serial, What: fmt.Sprintf("decryption slot %s is empty", slot)}
+	}
+	if err != nil {
+		return fmt.Errorf("reading slot %s of YubiKey %d: %w", slot, k.Serial, err)
+	}
+	r, err := pivp256.ParseRecipient(k.Decrypt.Recipient)
+	if err != nil {
+		return err
+	}
+	if !samePublicKey(info.Public, r) {
+		return &KeyMismatchError{Serial: k.Serial, What: fmt.Sprintf("decryption key in slot %s differs from the roster", slot)}
+	}
+	return nil
+}
+
 // AddShare identifies tok (see Identify), decrypts its custodian's share with
-// ECDH on the key (PIN as its policy needs, touch), checks the share against
-// its commitment and counts the custodian. A wrong PIN returns the token's
-// *hardware.PINError; with one PIN attempt left the PIN is not tried unless
-// ConfirmLastPINRetry was called (*LastPINRetryError). Nothing is counted on
-// any error.
+// ECDH on the key (PIN as its policy needs, touch) and counts the
+// custodian; the share is checked against its commitment. With a
+// hardware.Sessioner token this is one card session: slot metadata (the
+// slot must hold the roster's key, *KeyMismatchError), PIN retries, VERIFY
+// and ECDH. A wrong PIN returns the token's *hardware.PINError; with one
+// PIN attempt left the PIN is not tried unless ConfirmLastPINRetry was
+// called (*LastPINRetryError). Nothing is counted on any error.
 func (u *Unlock) AddShare(ctx context.Context, tok hardware.Token, pin string) error {
-	c, k, err := u.check(ctx, tok)
+	c, k, err := u.check(tok)
 	if err != nil {
 		return err
 	}
@@ -165,7 +197,7 @@ func (u *Unlock) AddShare(ctx context.Context, tok hardware.Token, pin string) e
 // "vault check --each"): like AddShare, but nothing is counted and the share
 // is wiped at once. It does not refuse an already-counted custodian.
 func (u *Unlock) CheckShare(ctx context.Context, tok hardware.Token, pin string) error {
-	c, k, err := u.identifyKey(ctx, tok)
+	c, k, err := u.identifyKey(tok)
 	if err != nil {
 		return err
 	}
@@ -177,12 +209,9 @@ func (u *Unlock) CheckShare(ctx context.Context, tok hardware.Token, pin string)
 	return nil
 }
 
+// openShare decrypts k's share on tok: in one card session when tok is a
+// hardware.Sessioner, else with one Token operation per step.
 func (u *Unlock) openShare(ctx context.Context, tok hardware.Token, c Custodian, k Key, pin string) (*memguard.LockedBuffer, error) {
-	confirmed := u.lastTry[k.Serial]
-	if err := CheckPINRetries(ctx, tok, confirmed); err != nil {
-		return nil, err
-	}
-	delete(u.lastTry, k.Serial)
 	var sh *Share
 	for i := range u.v.Shares {
 		if u.v.Shares[i].Serial == k.Serial {
@@ -197,9 +226,67 @@ func (u *Unlock) openShare(ctx context.Context, tok hardware.Token, c Custodian,
 		return nil, err
 	}
 	slot := k.Decrypt.Slot.PIV()
+	confirmed := u.lastTry[k.Serial]
+	var pr io.Reader
+	s, ok := tok.(hardware.Sessioner)
+	if !ok {
+		info, err := tok.KeyInfo(ctx, slot)
+		if err := slotHolds(k, info, err); err != nil {
+			return nil, err
+		}
+		if err := CheckPINRetries(ctx, tok, confirmed); err != nil {
+			return nil, err
+		}
+		delete(u.lastTry, k.Serial)
+		pr, err = decryptShare(c, k, r, sh, func(peer *ecdh.PublicKey) ([]byte, error) { return tok.ECDH(ctx, slot, peer, pin) })
+		if err != nil {
+			return nil, err
+		}
+		return readShare(c, k, sh, pr)
+	}
+	// Our own refusals (mismatch, retries, a share that does not decrypt)
+	// are returned as they are, not wrapped in the session's error.
+	var refusal error
+	err = s.Session(ctx, func(s hardware.Session) error {
+		info, err := s.KeyInfo(slot)
+		if err := slotHolds(k, info, err); err != nil {
+			refusal = err
+			return err
+		}
+		n, err := s.PINRetries()
+		if err != nil {
+			return fmt.Errorf("reading PIN retries: %w", err)
+		}
+		if err := retriesAllow(k.Serial, n, confirmed); err != nil {
+			refusal = err
+			return err
+		}
+		delete(u.lastTry, k.Serial)
+		pr, err = decryptShare(c, k, r, sh, func(peer *ecdh.PublicKey) ([]byte, error) { return s.ECDH(slot, peer, pin) })
+		refusal = err
+		return err
+	})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// The session may have returned while f still runs (see
+		// hardware.Sessioner): read nothing f writes.
+		return nil, err
+	}
+	if refusal != nil {
+		return nil, refusal
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decrypting share on YubiKey %d: %w", k.Serial, err)
+	}
+	return readShare(c, k, sh, pr)
+}
+
+// decryptShare opens the age header of sh with r's identity, whose key
+// agreement is agree (on the card). A card error is returned as such; a
+// share that does not decrypt is a *ShareError.
+func decryptShare(c Custodian, k Key, r *pivp256.Recipient, sh *Share, agree pivp256.ECDHFunc) (io.Reader, error) {
 	var tokErr error
 	id, err := pivp256.NewIdentity(r, func(peer *ecdh.PublicKey) ([]byte, error) {
-		b, err := tok.ECDH(ctx, slot, peer, pin)
+		b, err := agree(peer)
 		tokErr = err
 		return b, err
 	})
@@ -213,6 +300,12 @@ func (u *Unlock) openShare(ctx context.Context, tok hardware.Token, c Custodian,
 	if err != nil {
 		return nil, &ShareError{Custodian: c.ID, Serial: k.Serial, Reason: "it does not decrypt with this key (" + err.Error() + ")"}
 	}
+	return pr, nil
+}
+
+// readShare reads the decrypted share into locked memory and checks its
+// length and commitment.
+func readShare(c Custodian, k Key, sh *Share, pr io.Reader) (*memguard.LockedBuffer, error) {
 	buf, err := memguard.NewBufferFromReader(pr, shareSize+1)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		buf.Destroy()

@@ -116,37 +116,37 @@ func TestIdentifyRefusesWrongKeys(t *testing.T) {
 	impostor := newFakeToken(t, w.ca, 2001)
 	enrol(t, w.ca, impostor, "bob", "Bob Baker")
 
-	// Bob's genuine serial and keys, but attested by another root.
+	// Carol's genuine key, but the Unlock trusts another root than the
+	// one her roster attestation chains to.
 	rogueCA := newTestCA(t, "rogue")
-	rogue := newFakeToken(t, rogueCA, 3001)
-	rogue.slots = w.toks["carol"].slots
 
 	empty := newFakeToken(t, w.ca, 1001) // alice's serial, nothing enrolled
 
 	tests := []struct {
 		name  string
 		tok   *fakeToken
+		roots *testCA // default w.ca
 		check func(t *testing.T, err error)
 	}{
-		{"not on roster", stranger, func(t *testing.T, err error) {
+		{"not on roster", stranger, nil, func(t *testing.T, err error) {
 			var e *NotOnRosterError
 			if !errors.As(err, &e) || e.Serial != 9999 || !strings.Contains(err.Error(), "9999") {
 				t.Errorf("err = %v, want NotOnRosterError naming 9999", err)
 			}
 		}},
-		{"different slot key", impostor, func(t *testing.T, err error) {
+		{"different slot key", impostor, nil, func(t *testing.T, err error) {
 			var e *KeyMismatchError
 			if !errors.As(err, &e) || e.Serial != 2001 || !strings.Contains(e.What, "slot 82") {
 				t.Errorf("err = %v, want KeyMismatchError naming slot 82", err)
 			}
 		}},
-		{"empty slot", empty, func(t *testing.T, err error) {
+		{"empty slot", empty, nil, func(t *testing.T, err error) {
 			var e *KeyMismatchError
 			if !errors.As(err, &e) || !strings.Contains(e.What, "empty") {
 				t.Errorf("err = %v, want KeyMismatchError saying the slot is empty", err)
 			}
 		}},
-		{"attestation from another root", rogue, func(t *testing.T, err error) {
+		{"roster attestation under another root", w.toks["carol"], rogueCA, func(t *testing.T, err error) {
 			if !errors.Is(err, ErrAttestation) {
 				t.Errorf("err = %v, want ErrAttestation", err)
 			}
@@ -154,7 +154,11 @@ func TestIdentifyRefusesWrongKeys(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			u := w.v.Unlocker(w.ca.opts())
+			roots := w.ca
+			if tc.roots != nil {
+				roots = tc.roots
+			}
+			u := w.v.Unlocker(roots.opts())
 			_, err := u.Identify(ctx, tc.tok)
 			tc.check(t, err)
 			err = u.AddShare(ctx, tc.tok, testPIN)
@@ -166,6 +170,35 @@ func TestIdentifyRefusesWrongKeys(t *testing.T) {
 				t.Errorf("refused key was counted")
 			}
 		})
+	}
+}
+
+// TestUnlockDoesNotReattest: the roster's attestation is the evidence; a
+// key's own attestation is never read at unlock (it is static data any card
+// could replay, see the README), so a card whose slot key and share match
+// is counted whatever it would attest, and each key's roster attestation is
+// verified once per Unlock.
+func TestUnlockDoesNotReattest(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	rogue := newFakeToken(t, newTestCA(t, "rogue"), 3001) // carol's serial and keys, another root
+	rogue.slots = w.toks["carol"].slots
+	opts := w.ca.opts()
+	u := w.v.Unlocker(opts)
+	if _, err := u.Identify(ctx, rogue); err != nil {
+		t.Fatalf("Identify: %v", err)
+	}
+	// From here on, no chain verifies: AddShare and CheckShare succeed only
+	// if the roster attestation is not verified again in this Unlock.
+	u.opts = newTestCA(t, "nobody").opts()
+	if err := u.AddShare(ctx, rogue, testPIN); err != nil {
+		t.Fatalf("AddShare: %v", err)
+	}
+	if err := u.CheckShare(ctx, rogue, testPIN); err != nil {
+		t.Fatalf("CheckShare: %v", err)
+	}
+	if rogue.attestCalls != 0 {
+		t.Errorf("the card was asked for its attestation %d times, want 0", rogue.attestCalls)
 	}
 }
 

@@ -3,7 +3,6 @@ package vault
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"breakglass/hardware"
+	attestation "breakglass/internal/attest"
 	"breakglass/vault/pivp256"
 )
 
@@ -241,8 +241,8 @@ func TestEnrolment(t *testing.T) {
 	if got := cert.Subject.String(); !strings.Contains(got, "O=age-plugin-yubikey") || !strings.Contains(got, "CN=Dana Dee") {
 		t.Errorf("slot certificate subject = %s", got)
 	}
-	if p, tch, ok := attestedPolicy(cert); !ok || p != 2 || tch != 2 {
-		t.Errorf("slot certificate policy extension = %d,%d,%v; want 2,2", p, tch, ok)
+	if x, err := attestation.ParseExtensions(cert); err != nil || !x.HasPolicy || x.PIN != hardware.PINPolicyOnce || x.Touch != hardware.TouchPolicyAlways {
+		t.Errorf("slot certificate policy extension = %+v, %v; want PIN once, touch always", x, err)
 	}
 	if !cert.NotAfter.Equal(time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)) {
 		t.Errorf("notAfter = %v", cert.NotAfter)
@@ -291,30 +291,42 @@ func TestEnrolment(t *testing.T) {
 	}
 }
 
-func TestVerifyAttestationChainRejects(t *testing.T) {
+func TestVerifyAttestationRejects(t *testing.T) {
 	ca := newTestCA(t, "root")
 	tok := newFakeToken(t, ca, 77)
-	tok.GenerateKey(context.Background(), testMgmt, 0x82, hardware.GenerateOptions{Algorithm: "P-256"})
+	pub, err := tok.GenerateKey(context.Background(), testMgmt, 0x82, hardware.GenerateOptions{Algorithm: "P-256"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	att, _ := tok.Attest(context.Background(), 0x82)
 	other := newFakeToken(t, ca, 78)
+	otherPub, _ := other.GenerateKey(context.Background(), testMgmt, 0x82, hardware.GenerateOptions{Algorithm: "P-256"})
+	genuine := Attestation{Device: att.Device.Raw, Slot: att.Slot.Raw}
 	tests := []struct {
-		name         string
-		roots        []*x509.Certificate
-		device, slot *x509.Certificate
+		name   string
+		opts   VerifyOptions
+		a      Attestation
+		serial uint32
+		pub    any
+		want   error // besides ErrAttestation
 	}{
-		{"no roots", nil, att.Device, att.Slot},
-		{"other root", []*x509.Certificate{newTestCA(t, "x").cert}, att.Device, att.Slot},
-		{"slot from another device", []*x509.Certificate{ca.cert}, other.device, att.Slot},
+		{"yubico roots (default) refuse a test chain", VerifyOptions{}, genuine, 77, pub, attestation.ErrUntrusted},
+		{"other root", newTestCA(t, "x").opts(), genuine, 77, pub, attestation.ErrUntrusted},
+		{"slot from another device", ca.opts(), Attestation{Device: other.device.Raw, Slot: att.Slot.Raw}, 77, pub, attestation.ErrUntrusted},
+		{"missing device certificate", ca.opts(), Attestation{Slot: att.Slot.Raw}, 77, pub, attestation.ErrIncomplete},
+		{"garbage slot certificate", ca.opts(), Attestation{Device: att.Device.Raw, Slot: []byte{0x30, 0x00}}, 77, pub, attestation.ErrMalformed},
+		{"other serial", ca.opts(), genuine, 78, pub, attestation.ErrMismatch},
+		{"other key", ca.opts(), genuine, 77, otherPub, attestation.ErrMismatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := VerifyAttestationChain(tc.roots, nil, tc.device, tc.slot); err == nil {
-				t.Error("chain accepted")
+			err := tc.opts.verifyAttestation(tc.a, tc.serial, tc.pub)
+			if !errors.Is(err, ErrAttestation) || !errors.Is(err, tc.want) {
+				t.Errorf("verifyAttestation = %v, want ErrAttestation and %v", err, tc.want)
 			}
 		})
 	}
-	serial, err := VerifyAttestationChain([]*x509.Certificate{ca.cert}, nil, att.Device, att.Slot)
-	if err != nil || serial != 77 {
-		t.Errorf("genuine chain: serial %d, err %v", serial, err)
+	if err := ca.opts().verifyAttestation(genuine, 77, pub); err != nil {
+		t.Errorf("genuine attestation: %v", err)
 	}
 }

@@ -1,152 +1,65 @@
 package vault
 
 import (
-	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 
+	attestation "breakglass/internal/attest"
 	"breakglass/vault/pivp256"
 )
 
 // VerifyOptions are the trust inputs for roster and key verification. They
 // are always explicit: nothing is fetched.
 type VerifyOptions struct {
-	// Roots are the attestation roots (the Yubico PIV root in production;
-	// a test root only when the operator passed an explicit flag).
-	Roots []*x509.Certificate
-	// Intermediates are optional CA certificates between a root and a
-	// device (f9) certificate, for YubiKeys whose chain has one.
-	Intermediates []*x509.Certificate
-	// VerifyAttestation, if set, replaces the built-in chain check. It must
-	// verify that slot is issued by device which chains to a trusted root, and
-	// return the YubiKey serial the attestation states.
-	VerifyAttestation func(device, slot *x509.Certificate) (serial uint32, err error)
-}
-
-// Yubico attestation extensions.
-var (
-	oidYubicoSerial = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 7}
-	oidYubicoPolicy = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 8}
-)
-
-// VerifyAttestationChain is the built-in attestation check: the device
-// certificate is issued (possibly via intermediates) by one of roots, the slot
-// certificate is signed by the device certificate's key (a device certificate
-// has no basicConstraints, so x509.Verify cannot be used for that step), and
-// the slot certificate's serial extension is returned. Validity periods are
-// not checked: attestation is a statement about when the key was generated,
-// and the vault is verified years later on an offline machine.
-func VerifyAttestationChain(roots, intermediates []*x509.Certificate, device, slot *x509.Certificate) (uint32, error) {
-	if len(roots) == 0 {
-		return 0, errors.New("no attestation root given")
-	}
-	rp, ip := x509.NewCertPool(), x509.NewCertPool()
-	for _, r := range roots {
-		rp.AddCert(r)
-	}
-	for _, c := range intermediates {
-		ip.AddCert(c)
-	}
-	if _, err := device.Verify(x509.VerifyOptions{
-		Roots: rp, Intermediates: ip, CurrentTime: device.NotBefore,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	}); err != nil {
-		return 0, fmt.Errorf("device attestation certificate does not chain to a trusted root: %w", err)
-	}
-	if !bytes.Equal(slot.RawIssuer, device.RawSubject) {
-		return 0, errors.New("slot attestation certificate was not issued by the device certificate")
-	}
-	if err := device.CheckSignature(slot.SignatureAlgorithm, slot.RawTBSCertificate, slot.Signature); err != nil {
-		return 0, fmt.Errorf("slot attestation signature does not verify: %w", err)
-	}
-	serial, ok := certSerial(slot)
-	if !ok {
-		return 0, errors.New("slot attestation certificate has no YubiKey serial extension")
-	}
-	if ds, ok := certSerial(device); ok && ds != serial {
-		return 0, fmt.Errorf("device certificate is for serial %d but slot certificate for %d", ds, serial)
-	}
-	return serial, nil
-}
-
-func certSerial(c *x509.Certificate) (uint32, bool) {
-	for _, e := range c.Extensions {
-		if e.Id.Equal(oidYubicoSerial) {
-			var n int64
-			if rest, err := asn1.Unmarshal(e.Value, &n); err != nil || len(rest) != 0 || n < 0 || n > 1<<32-1 {
-				return 0, false
-			}
-			return uint32(n), true
-		}
-	}
-	return 0, false
-}
-
-// attestedPolicy returns the [pin, touch] policy bytes of a slot attestation.
-func attestedPolicy(c *x509.Certificate) (pin, touch byte, ok bool) {
-	for _, e := range c.Extensions {
-		if e.Id.Equal(oidYubicoPolicy) && len(e.Value) == 2 {
-			return e.Value[0], e.Value[1], true
-		}
-	}
-	return 0, 0, false
+	// Trust is the attestation trust every enrolled key is checked against
+	// (internal/attest's one chain and time rule). Nil means the Yubico
+	// roots built into the binary; a test trust (attestation.NewTestTrust,
+	// attestation.LoadTestTrust) only when the operator passed an explicit flag.
+	Trust *attestation.Trust
 }
 
 // verifyAttestation checks that a proves the key pub was generated on the
-// YubiKey with serial.
+// YubiKey with serial. Every failure wraps ErrAttestation and the
+// internal/attest error (errors.Is(err, attest.ErrUntrusted) and so on).
 func (o VerifyOptions) verifyAttestation(a Attestation, serial uint32, pub any) error {
-	device, err := x509.ParseCertificate(a.Device)
+	_, err := o.attested(a, serial, pub)
+	return err
+}
+
+// attested is verifyAttestation returning what the attestation says
+// (serial, firmware, attested PIN and touch policies).
+func (o VerifyOptions) attested(a Attestation, serial uint32, pub any) (*attestation.Result, error) {
+	r, err := o.Trust.VerifyDER(a.Slot, a.Device)
 	if err != nil {
-		return fmt.Errorf("%w: device certificate: %v", ErrAttestation, err)
+		return nil, fmt.Errorf("%w: %w", ErrAttestation, err)
 	}
-	slot, err := x509.ParseCertificate(a.Slot)
-	if err != nil {
-		return fmt.Errorf("%w: slot certificate: %v", ErrAttestation, err)
+	if err := r.Check(attestation.Expect{Serial: serial, PublicKey: publicKeyOf(pub)}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAttestation, err)
 	}
-	var got uint32
-	if o.VerifyAttestation != nil {
-		got, err = o.VerifyAttestation(device, slot)
-	} else {
-		got, err = VerifyAttestationChain(o.Roots, o.Intermediates, device, slot)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrAttestation, err)
-	}
-	if got != serial {
-		return fmt.Errorf("%w: attestation is for YubiKey %d, not %d", ErrAttestation, got, serial)
-	}
-	if !samePublicKey(slot.PublicKey, pub) {
-		return fmt.Errorf("%w: attested key differs from the enrolled key", ErrAttestation)
-	}
-	return nil
+	return r, nil
 }
 
 // samePublicKey compares P-256 public keys given as *ecdsa.PublicKey,
 // *ecdh.PublicKey or a piv-p256 recipient.
 func samePublicKey(a, b any) bool {
-	pa, ok1 := pointOf(a)
-	pb, ok2 := pointOf(b)
-	return ok1 && ok2 && bytes.Equal(pa, pb)
+	ka, kb := publicKeyOf(a), publicKeyOf(b)
+	return ka != nil && kb != nil && attestation.SamePublicKey(ka, kb)
 }
 
-func pointOf(k any) ([]byte, bool) {
-	switch k := k.(type) {
-	case *ecdsa.PublicKey:
-		e, err := k.ECDH()
-		if err != nil {
-			return nil, false
-		}
-		return e.Bytes(), true
-	case interface{ Bytes() []byte }: // *ecdh.PublicKey
-		return k.Bytes(), true
-	case *pivp256.Recipient:
-		return k.PublicKey().Bytes(), true
+// publicKeyOf returns k as a crypto.PublicKey (a piv-p256 recipient as its
+// *ecdh.PublicKey), nil for nil.
+func publicKeyOf(k any) crypto.PublicKey {
+	if r, ok := k.(*pivp256.Recipient); ok {
+		return r.PublicKey()
 	}
-	return nil, false
+	if k == nil {
+		return nil
+	}
+	return k
 }
 
 // signingKey parses a DER SubjectPublicKeyInfo holding a P-256 key.

@@ -10,6 +10,7 @@ import (
 
 	"breakglass/hardware"
 	"breakglass/hardware/vyk"
+	"breakglass/internal/attest"
 	"breakglass/vault"
 )
 
@@ -24,7 +25,11 @@ func TestVirtualYubiKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	opts := vault.VerifyOptions{Roots: []*x509.Certificate{ca.Cert}}
+	trust, err := attest.NewTestTrust([]*x509.Certificate{ca.Cert}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := vault.VerifyOptions{Trust: trust}
 	mgmt := hardware.ManagementKey{Key: hardware.DefaultManagementKey}
 	toks := map[string]hardware.Token{}
 	var records []vault.Custodian

@@ -13,7 +13,7 @@ import (
 // so preflight can show it and the journal can record it.
 type processGuards struct {
 	NoCoreDump  error // nil: RLIMIT_CORE is 0 and the process is not dumpable
-	Seccomp     error // nil: socket(AF_INET|AF_INET6) is refused by a seccomp filter
+	Seccomp     error // nil: a seccomp filter refuses every socket family but AF_UNIX, and io_uring
 	Landlock    error // nil: TCP bind/connect denied by Landlock
 	LandlockABI int   // Landlock ABI version the kernel reported (0 = none)
 }
@@ -28,7 +28,7 @@ func (g processGuards) Summary() []string {
 	}
 	return []string{
 		line("core dumps disabled", g.NoCoreDump),
-		line("network sockets refused (seccomp)", g.Seccomp),
+		line("sockets other than AF_UNIX and io_uring refused (seccomp)", g.Seccomp),
 		line(fmt.Sprintf("network denied (landlock ABI %d)", g.LandlockABI), g.Landlock),
 	}
 }
@@ -39,7 +39,7 @@ func (g processGuards) NetworkDenied() bool { return g.Seccomp == nil || g.Landl
 
 // applyProcessGuards is called once from main, before any subcommand runs:
 // core dumps off and not dumpable for the life of the process (invariant 3),
-// and IP networking denied to the whole process (invariant 6). Every
+// and every socket but AF_UNIX denied to the whole process (invariant 6). Every
 // failure is kept, not fatal: preflight shows it and the journal records it.
 func applyProcessGuards() processGuards {
 	var g processGuards
@@ -51,7 +51,7 @@ func applyProcessGuards() processGuards {
 		g.Seccomp, g.Landlock = err, err
 		return g
 	}
-	g.Seccomp = denyIPSockets()
+	g.Seccomp = denySockets()
 	g.LandlockABI, g.Landlock = landlockDenyTCP()
 	return g
 }
@@ -67,10 +67,51 @@ func disableCoreDumps() error {
 	return errors.Join(errs...)
 }
 
-// denyIPSockets installs a seccomp filter on every thread that makes
-// socket(2) fail with EACCES for AF_INET and AF_INET6. Unix sockets (pcscd)
-// and netlink (reading interface state for preflight) stay allowed.
-func denyIPSockets() error {
+// x32SyscallBit marks an x32-ABI system call on amd64: the same audit
+// architecture as x86-64 with other numbers, so the filter refuses it
+// outright rather than let socket(2) through under another number.
+const x32SyscallBit = 0x40000000
+
+// seccompFilter is the BPF program denySockets installs: socket(2) and
+// socketpair(2) fail with EACCES for every family but AF_UNIX (pcscd's
+// socket); io_uring_setup, io_uring_enter and io_uring_register fail with
+// EACCES (an io_uring can open sockets without socket(2)); an x32 system
+// call fails with EACCES; a system call of another architecture kills the
+// process. Everything else is allowed.
+func seccompFilter(arch uint32) []unix.SockFilter {
+	const (
+		ldW   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jge   = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+		ret   = unix.BPF_RET | unix.BPF_K
+		deny  = unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES)
+		allow = unix.SECCOMP_RET_ALLOW
+	)
+	// struct seccomp_data: nr at 0, arch at 4, args[0] at 16 (its low word
+	// on little endian; the kernel reads the family as an int).
+	// Jumps are relative to the next instruction; the labels are the
+	// instruction numbers in the comments.
+	return []unix.SockFilter{
+		/* 0 */ {Code: ldW, K: 4},
+		/* 1 */ {Code: jeq, Jt: 1, Jf: 0, K: arch},
+		/* 2 */ {Code: ret, K: unix.SECCOMP_RET_KILL_PROCESS}, // foreign architecture
+		/* 3 */ {Code: ldW, K: 0},
+		/* 4 */ {Code: jge, Jt: 8, Jf: 0, K: x32SyscallBit}, // → 13 deny
+		/* 5 */ {Code: jeq, Jt: 5, Jf: 0, K: uint32(unix.SYS_SOCKET)}, // → 11 family
+		/* 6 */ {Code: jeq, Jt: 4, Jf: 0, K: uint32(unix.SYS_SOCKETPAIR)}, // → 11 family
+		/* 7 */ {Code: jeq, Jt: 5, Jf: 0, K: uint32(unix.SYS_IO_URING_SETUP)}, // → 13 deny
+		/* 8 */ {Code: jeq, Jt: 4, Jf: 0, K: uint32(unix.SYS_IO_URING_ENTER)}, // → 13 deny
+		/* 9 */ {Code: jeq, Jt: 3, Jf: 0, K: uint32(unix.SYS_IO_URING_REGISTER)}, // → 13 deny
+		/* 10 */ {Code: ret, K: allow},
+		/* 11 family */ {Code: ldW, K: 16},
+		/* 12 */ {Code: jeq, Jt: 1, Jf: 0, K: unix.AF_UNIX}, // → 14 allow
+		/* 13 deny */ {Code: ret, K: deny},
+		/* 14 */ {Code: ret, K: allow},
+	}
+}
+
+// denySockets installs seccompFilter on every thread of the process.
+func denySockets() error {
 	var arch uint32
 	switch runtime.GOARCH {
 	case "amd64":
@@ -80,25 +121,7 @@ func denyIPSockets() error {
 	default:
 		return fmt.Errorf("seccomp filter not built for %s", runtime.GOARCH)
 	}
-	const (
-		ldW  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		ret  = unix.BPF_RET | unix.BPF_K
-		deny = unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES)
-	)
-	// struct seccomp_data: nr at 0, arch at 4, args[0] at 16 (low word on little endian).
-	prog := []unix.SockFilter{
-		{Code: ldW, K: 4},
-		{Code: jeq, Jt: 1, Jf: 0, K: arch},
-		{Code: ret, K: unix.SECCOMP_RET_KILL_PROCESS}, // a foreign-arch syscall: refuse outright
-		{Code: ldW, K: 0},
-		{Code: jeq, Jt: 0, Jf: 4, K: uint32(unix.SYS_SOCKET)},
-		{Code: ldW, K: 16},
-		{Code: jeq, Jt: 1, Jf: 0, K: unix.AF_INET},
-		{Code: jeq, Jt: 0, Jf: 1, K: unix.AF_INET6},
-		{Code: ret, K: deny},
-		{Code: ret, K: unix.SECCOMP_RET_ALLOW},
-	}
+	prog := seccompFilter(arch)
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
 		unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -13,15 +12,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
-	"breakglass/audit"
+	"breakglass/console"
 	"breakglass/runbook"
-	"breakglass/runbook/session"
 	"breakglass/ui"
 	"breakglass/vault"
 )
@@ -138,60 +135,6 @@ func runConsole(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-// unfinished is a journal whose session neither locked nor aborted.
-type unfinished struct {
-	id      string
-	path    string
-	phase   session.Phase
-	state   session.State
-	last    string
-	entries []audit.Entry
-}
-
-// findUnfinished scans the state directory for sessions that did not end.
-// A journal that cannot be read is an error: it is never skipped silently.
-func findUnfinished(dir string) ([]unfinished, error) {
-	paths, err := filepath.Glob(filepath.Join(dir, "*.journal"))
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(paths)
-	var out []unfinished
-	for _, p := range paths {
-		entries, err := audit.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("journal %s: %w — it is kept as is; inspect it with 'breakglass journal verify %s'", p, err, p)
-		}
-		s, err := session.Resume(session.Config{Recorder: discardRecorder{}, Now: time.Now}, recordedEvents(entries))
-		if err != nil {
-			return nil, fmt.Errorf("journal %s: %w", p, err)
-		}
-		if ph := s.Phase(); ph == session.PhaseLocked || ph == session.PhaseAborted {
-			continue
-		}
-		u := unfinished{id: strings.TrimSuffix(filepath.Base(p), ".journal"), path: p, phase: s.Phase(), state: s.State(), entries: entries}
-		if len(entries) > 0 {
-			u.last = entries[len(entries)-1].Time
-		}
-		out = append(out, u)
-	}
-	return out, nil
-}
-
-type discardRecorder struct{}
-
-func (discardRecorder) Append(string, string, any) error {
-	return errors.New("read-only session view")
-}
-
-func recordedEvents(entries []audit.Entry) []session.RecordedEvent {
-	ev := make([]session.RecordedEvent, len(entries))
-	for i, en := range entries {
-		ev[i] = session.RecordedEvent{Actor: en.Actor, Type: en.Type, Data: en.Data}
-	}
-	return ev
-}
-
 func (o *consoleOptions) exec(ctx context.Context, e *env) error {
 	trust, testRoot, err := loadTrust(o.AttestationRoot)
 	if err != nil {
@@ -213,102 +156,88 @@ func (o *consoleOptions) exec(ctx context.Context, e *env) error {
 		// preflight failure with the reason, not a crash here.
 		_ = os.MkdirAll(o.ExportDir, 0o700)
 	}
-	open, err := findUnfinished(o.StateDir)
+	resume, quit, err := o.chooseSession(e)
+	if err != nil || quit {
+		return err
+	}
+	if o.AbortSession != "" {
+		if err := console.Abort(*resume, rb, o.AbortReason, time.Now); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Session %s closed out as aborted; its journal %s keeps every recorded event.\n", resume.ID, resume.Path)
+		return nil
+	}
+	svc, err := console.New(console.Config{
+		Vault: v, VaultPath: o.Vault, Runbook: rb, Station: newStation(),
+		Trust: trust, TestRoot: testRoot, AttestationRoot: attestationRootLabel(o.AttestationRoot),
+		Guards: console.Guards{Summary: e.guards.Summary(), Protected: e.guards.NetworkDenied() && e.guards.NoCoreDump == nil},
+		Binary: hashExecutable(), Now: time.Now,
+		StateDir: o.StateDir, ExportDir: o.ExportDir, Window: o.Window, Drill: o.Drill, Demo: o.DemoPINs != "",
+		Resume: resume,
+	})
 	if err != nil {
 		return err
+	}
+	defer svc.Close()
+	err = ui.Run(ctx, svc, ui.Options{In: e.stdinFile, Out: e.stdout, DemoPINs: parseDemoPINs(o.DemoPINs),
+		ExportDir: o.ExportDir, Start: svc.Start()})
+	sum, lockErr := svc.Finish()
+	if lockErr != nil {
+		return fmt.Errorf("%w (journal %s keeps every recorded event; run the same command again to resume session %s)",
+			errors.Join(err, lockErr), svc.JournalPath(), svc.SessionID())
+	}
+	return reportEnd(e, svc, sum, err)
+}
+
+// chooseSession finds the unfinished sessions in the state directory and
+// returns the one --resume or --abort names, or, when neither is given, asks
+// on the terminal what to do with the first (quit: the operator chose to
+// leave). With neither flag and no unfinished session it returns nil: a new
+// session starts. Anything but an abort needs a terminal.
+func (o *consoleOptions) chooseSession(e *env) (resume *console.Unfinished, quit bool, err error) {
+	open, err := console.FindUnfinished(o.StateDir)
+	if err != nil {
+		return nil, false, err
 	}
 	if o.Resume == "" && o.AbortSession == "" && len(open) > 0 {
 		choice, err := askUnfinished(e, open[0])
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		o.Resume, o.AbortSession, o.AbortReason = choice.resume, choice.abort, choice.reason
 		if choice.quit {
-			return nil
+			return nil, true, nil
 		}
 	}
-
 	if o.AbortSession == "" && (e.stdinFile == nil || !term.IsTerminal(int(e.stdinFile.Fd()))) {
 		// Checked before any journal is created: a session that cannot be
 		// shown must not be left behind as an unfinished one.
-		return errors.New("the console needs a terminal: run it on the station's screen or in a terminal window (standard input is not a terminal)")
+		return nil, false, errors.New("the console needs a terminal: run it on the station's screen or in a terminal window (standard input is not a terminal)")
 	}
-	eng := &consoleEngine{
-		station: newStation(), vault: v, vaultPath: o.Vault, trust: trust, testRoot: testRoot,
-		demo: o.DemoPINs != "", now: time.Now, binary: hashExecutable(), exportDir: o.ExportDir,
-		guards: e.guards, acked: map[string]string{},
-	}
-	start := ui.StartPreflight
-	switch {
-	case o.AbortSession != "" || o.Resume != "":
-		id := o.Resume + o.AbortSession
-		var u *unfinished
+	if id := o.Resume + o.AbortSession; id != "" {
 		for i := range open {
-			if open[i].id == id {
-				u = &open[i]
+			if open[i].ID == id {
+				resume = &open[i]
 			}
 		}
-		if u == nil {
-			return fmt.Errorf("no unfinished session %q in %s", id, o.StateDir)
+		if resume == nil {
+			return nil, false, fmt.Errorf("no unfinished session %q in %s", id, o.StateDir)
 		}
-		j, _, err := audit.Open(u.path, audit.Config{})
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		s, err := session.Resume(session.Config{Runbook: rb, Recorder: journalRecorder{j}, Now: time.Now}, recordedEvents(u.entries))
-		if err != nil {
-			return fmt.Errorf("resuming %s with runbook %s: %w", id, o.Runbook, err)
-		}
-		if o.AbortSession != "" {
-			if err := s.Abort("operator", o.AbortReason); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "Session %s closed out as aborted; its journal %s keeps every recorded event.\n", id, u.path)
-			return nil
-		}
-		eng.journal, eng.sess, eng.sessionID = j, s, id
-		start = resumeStart(s.Phase())
-	default:
-		id := newSessionID(time.Now())
-		path := filepath.Join(o.StateDir, id+".journal")
-		station := audit.StationData{BinaryVersion: eng.binary.Version, BinarySHA256: eng.binary.SHA256,
-			VaultFingerprint: v.Fingerprint(), AttestationRoot: attestationRootLabel(o.AttestationRoot)}
-		j, err := audit.Create(path, id, station, audit.Config{})
-		if err != nil {
-			return fmt.Errorf("creating the session journal: %w", err)
-		}
-		defer j.Close()
-		if _, err := j.Append("breakglass", audit.TypeStation, station); err != nil {
-			return err
-		}
-		if _, err := j.Append("breakglass", eventProcessGuards, map[string]any{"guards": e.guards.Summary()}); err != nil {
-			return err
-		}
-		s, err := session.New(session.Config{Runbook: rb, Recorder: journalRecorder{j}, Now: time.Now,
-			Threshold: v.Roster.Policy.Threshold, Window: o.Window, Drill: o.Drill})
-		if err != nil {
-			return err
-		}
-		eng.journal, eng.sess, eng.sessionID = j, s, id
 	}
-	eng.unlock = v.Unlocker(trust)
-	if start == ui.StartReauthorise {
-		eng.reauthOn = true
-	}
+	return resume, false, nil
+}
 
-	err = ui.Run(ctx, eng, ui.Options{In: e.stdinFile, Out: e.stdout, DemoPINs: parseDemoPINs(o.DemoPINs),
-		ExportDir: o.ExportDir, Start: start})
-	sum := eng.Lock()
+// reportEnd tells the operator how the console ended.
+func reportEnd(e *env, svc *console.Service, sum ui.Summary, err error) error {
 	switch {
 	case errors.Is(err, ui.ErrQuit):
 		fmt.Fprintf(e.stdout, "Console closed. Secrets wiped. Every recorded event is in %s.\nRun the same command again to resume session %s or close it out as aborted.\n",
-			eng.journal.Path(), eng.sessionID)
+			svc.JournalPath(), svc.SessionID())
 		return nil
 	case err != nil:
-		return fmt.Errorf("%w (journal %s keeps every recorded event)", err, eng.journal.Path())
+		return fmt.Errorf("%w (journal %s keeps every recorded event)", err, svc.JournalPath())
 	}
-	fmt.Fprintf(e.stdout, "Session %s locked. Secrets wiped.\n", eng.sessionID)
+	fmt.Fprintf(e.stdout, "Session %s locked. Secrets wiped.\n", svc.SessionID())
 	for _, f := range sum.Exported {
 		fmt.Fprintf(e.stdout, "  %s  sha256 %s\n", f.Path, f.SHA256)
 	}
@@ -316,69 +245,6 @@ func (o *consoleOptions) exec(ctx context.Context, e *env) error {
 		fmt.Fprintf(e.stdout, "Rotate now (revealed in this session): %s\n", strings.Join(sum.Revealed, ", "))
 	}
 	return nil
-}
-
-// resumeStart is the screen a resumed session opens on. Nothing of the
-// unlocked vault survives a restart, so a session resumed in its steps
-// needs the custodians again.
-func resumeStart(p session.Phase) ui.Start {
-	switch p {
-	case session.PhaseQuorum:
-		return ui.StartQuorum
-	case session.PhaseSteps:
-		return ui.StartReauthorise
-	case session.PhaseCloseOut:
-		return ui.StartCloseOut
-	case session.PhaseSign:
-		return ui.StartSign
-	}
-	return ui.StartPreflight
-}
-
-type unfinishedChoice struct {
-	resume, abort, reason string
-	quit                  bool
-}
-
-// askUnfinished asks on the terminal what to do with an unfinished session.
-func askUnfinished(e *env, u unfinished) (unfinishedChoice, error) {
-	desc := fmt.Sprintf("Unfinished session %s: operator %q, ticket %q, stopped in %s, last event %s.",
-		u.id, u.state.Declaration.Operator, u.state.Declaration.Ticket, u.phase, u.last)
-	if e.stdinFile == nil || !term.IsTerminal(int(e.stdinFile.Fd())) {
-		return unfinishedChoice{}, fmt.Errorf("%s\nResume it with --resume %s, or close it out with --abort %s --reason TEXT", desc, u.id, u.id)
-	}
-	fmt.Fprintln(e.stdout, desc)
-	r := bufio.NewReader(e.stdin)
-	for {
-		fmt.Fprint(e.stdout, "[r] resume it   [a] close it out as aborted   [q] quit: ")
-		line, err := r.ReadString('\n')
-		if err != nil && err != io.EOF {
-			return unfinishedChoice{}, err
-		}
-		switch strings.TrimSpace(strings.ToLower(line)) {
-		case "r":
-			return unfinishedChoice{resume: u.id}, nil
-		case "a":
-			fmt.Fprint(e.stdout, "Why is it aborted? ")
-			reason, _ := r.ReadString('\n')
-			if reason = strings.TrimSpace(reason); reason == "" {
-				fmt.Fprintln(e.stdout, "A reason is required.")
-				continue
-			}
-			return unfinishedChoice{abort: u.id, reason: reason}, nil
-		case "q":
-			return unfinishedChoice{quit: true}, nil
-		}
-		if err == io.EOF {
-			return unfinishedChoice{}, errors.New("no answer on standard input")
-		}
-	}
-}
-
-func newSessionID(now time.Time) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
 func parseDemoPINs(s string) map[string]string {
@@ -407,4 +273,28 @@ func attestationRootLabel(rootPEM string) string {
 		}
 	}
 	return "TEST/non-production: " + subj
+}
+
+// hashExecutable identifies the running binary: its version and the
+// SHA-256 `make release` prints.
+func hashExecutable() console.Binary {
+	b := console.Binary{Version: version()}
+	p, err := os.Executable()
+	if err != nil {
+		b.Err = err
+		return b
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		b.Err = err
+		return b
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		b.Err = err
+		return b
+	}
+	b.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return b
 }

@@ -30,10 +30,14 @@ func mountTmpfs(t *testing.T, opts string) string {
 	return dir
 }
 
-// remount changes a mounted tmpfs's options ("ro", "rw").
+// remount makes a mounted tmpfs read-only or writable again ("ro", "rw").
+// It changes the mount, not the file system (remount,bind): a plain
+// remount passes the tmpfs's uid= option back, which a user namespace
+// (where the tests run when not root) refuses with EINVAL. Writes fail
+// with EROFS either way.
 func remount(t *testing.T, dir, opts string) {
 	t.Helper()
-	if out, err := exec.Command("mount", "-o", "remount,"+opts, dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-o", "remount,bind,"+opts, dir).CombinedOutput(); err != nil {
 		t.Fatalf("remounting %s %s: %v\n%s", dir, opts, err, out)
 	}
 }
@@ -311,7 +315,7 @@ func TestFaultExportReadOnlyAndFull(t *testing.T) {
 	c.finishRunbook(2)
 	c.closeOut()
 	c.signRest(d, 1)
-	c.waitFor("› Export to directory: "+media, wait)
+	c.waitExportField(media)
 
 	remount(t, media, "ro")
 	c.keys("Enter")

@@ -213,7 +213,7 @@ func (c *tmuxConsole) signRest(d *demoStation, from int) {
 // checks the report with `breakglass verify`; it returns the report path.
 func (c *tmuxConsole) exportLockVerify(d *demoStation, export string) string {
 	c.t.Helper()
-	c.waitFor("› Export to directory: "+export, wait)
+	c.waitExportField(export)
 	c.keys("Enter")
 	return c.lockAndVerify(d, export)
 }

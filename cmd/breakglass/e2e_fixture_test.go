@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +168,31 @@ func (c *tmuxConsole) waitFor(want string, timeout time.Duration) string {
 		}
 		if time.Now().After(deadline) {
 			c.t.Fatalf("screen never showed %q; last screen:\n%s", want, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// exportFieldRE is the export dialog's focused directory field. The field
+// keeps the end of a value wider than the screen visible and marks the cut
+// with "…" ("› Export to directory: …/reports▏"), so a test cannot wait for
+// the whole path once it is long (a long $TMPDIR makes t.TempDir long).
+var exportFieldRE = regexp.MustCompile(`› Export to directory: (…?)(.*)▏`)
+
+// waitExportField waits until the export directory field shows dir, whole
+// or as its visible end, and returns the screen.
+func (c *tmuxConsole) waitExportField(dir string) string {
+	c.t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		s := c.screen()
+		if m := exportFieldRE.FindStringSubmatch(s); m != nil {
+			if m[1] == "" && m[2] == dir || m[1] == "…" && m[2] != "" && strings.HasSuffix(dir, m[2]) {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the export field never showed %q (whole, or its end after …); last screen:\n%s", dir, s)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -384,7 +384,7 @@ func TestConsoleJourneyE2E(t *testing.T) {
 	if len(signed) != 2 {
 		t.Errorf("signers %v, want two distinct custodians", signed)
 	}
-	c.waitFor("› Export to directory: "+export, wait)
+	c.waitExportField(export)
 	c.keys("Enter")
 	c.waitFor("✓ Written:", wait)
 	c.keys("Enter")

@@ -14,6 +14,7 @@ import (
 
 	"breakglass/hardware"
 	"breakglass/hardware/piv"
+	"breakglass/internal/inert"
 	"breakglass/vault"
 )
 
@@ -143,7 +144,7 @@ func runEnrol(ctx context.Context, e *env, args []string) int {
 	}
 	switch {
 	case fs.NArg() > 0:
-		fmt.Fprintf(e.stderr, "breakglass enrol: unexpected argument %q\n", fs.Arg(0))
+		printf(e.stderr, "breakglass enrol: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	case serial == 0 || serial > 1<<32-1:
 		fmt.Fprintln(e.stderr, "breakglass enrol: --serial is required: the YubiKey's serial number (\"breakglass keys\" lists the connected keys)")
@@ -155,7 +156,7 @@ func runEnrol(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "breakglass enrol: --id cannot be used with --backup-of: a backup key keeps the custodian's ID")
 		return 2
 	case o.Slot != 0 && !o.Slot.Retired():
-		fmt.Fprintf(e.stderr, "breakglass enrol: --slot %s: the decryption key goes in a retired slot 82..95\n", o.Slot)
+		printf(e.stderr, "breakglass enrol: --slot %s: the decryption key goes in a retired slot 82..95\n", o.Slot)
 		return 2
 	}
 	o.Serial = uint32(serial)
@@ -166,7 +167,7 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	fail := func(err error) int { printErr(e.stderr, "enrol", err); return 1 }
 	trust, testRoot, err := loadTrust(o.AttestationRoot)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "breakglass enrol: %v\nGive a PEM file holding the attestation root certificate.\n", err)
+		printf(e.stderr, "breakglass enrol: %v\nGive a PEM file holding the attestation root certificate.\n", err)
 		return 2
 	}
 	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
@@ -180,7 +181,7 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 		mgmt.Key = k
 	}
 	if fi, err := os.Stat(o.Out); err != nil || !fi.IsDir() {
-		fmt.Fprintf(e.stderr, "breakglass enrol: output directory %q does not exist: create it or give another --out\n", o.Out)
+		printf(e.stderr, "breakglass enrol: output directory %q does not exist: create it or give another --out\n", o.Out)
 		return 2
 	}
 	name, id := o.Name, o.ID
@@ -234,7 +235,7 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 		}
 	}
 
-	fmt.Fprintf(e.stderr, "Generating the decryption and signing keys on YubiKey %d: touch it each time it blinks.\n", o.Serial)
+	printf(e.stderr, "Generating the decryption and signing keys on YubiKey %d: touch it each time it blinks.\n", o.Serial)
 	tctx := hardware.WithTouchPrompt(ctx, touchPrompt(e.stderr, o.Serial))
 	now := vaultNow()
 	c, err := vault.EnrolCustodian(tctx, tok, mgmt, name, vault.EnrolOptions{
@@ -250,7 +251,7 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	}
 	path := filepath.Join(o.Out, file)
 	if _, err := os.Lstat(path); err == nil {
-		fmt.Fprintf(e.stderr, "note: %s existed; the old one is kept as %s.prev\n", path, path)
+		printf(e.stderr, "note: %s existed; the old one is kept as %s.prev\n", path, path)
 	}
 	if err := vault.WriteCustodianFile(path, c); err != nil {
 		return fail(err)
@@ -260,16 +261,16 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	if testRoot {
 		trustNote = "TEST root (not production)"
 	}
-	fmt.Fprintf(e.stdout, "Enrolled %s on YubiKey %d", c, o.Serial)
+	printf(e.stdout, "Enrolled %s on YubiKey %d", c, o.Serial)
 	if prior != nil {
-		fmt.Fprintf(e.stdout, " as a backup key (with %d)", prior.Serials()[0])
+		printf(e.stdout, " as a backup key (with %d)", prior.Serials()[0])
 	}
-	fmt.Fprintf(e.stdout, "\n  decryption key: slot %s (PIN %s, touch %s) %s\n", k.Decrypt.Slot.PIV(), k.Decrypt.PIN, k.Decrypt.Touch, k.Decrypt.Recipient)
-	fmt.Fprintf(e.stdout, "  signing key:    slot %s (PIN always, touch always)\n", k.Sign.Slot.PIV())
-	fmt.Fprintf(e.stdout, "  attestation:    both keys verified, %s\n", trustNote)
-	fmt.Fprintf(e.stdout, "Wrote %s: give it to whoever runs \"breakglass vault init\".\n", path)
+	printf(e.stdout, "\n  decryption key: slot %s (PIN %s, touch %s) %s\n", k.Decrypt.Slot.PIV(), k.Decrypt.PIN, k.Decrypt.Touch, k.Decrypt.Recipient)
+	printf(e.stdout, "  signing key:    slot %s (PIN always, touch always)\n", k.Sign.Slot.PIV())
+	printf(e.stdout, "  attestation:    both keys verified, %s\n", trustNote)
+	printf(e.stdout, "Wrote %s: give it to whoever runs \"breakglass vault init\".\n", path)
 	if id, err := vault.AgeIdentityFile(c, k, now); err == nil {
-		fmt.Fprintf(e.stdout, "\nage-plugin-yubikey identity (save it to open your share with the stock age CLI):\n%s", id)
+		fmt.Fprintf(e.stdout, "\nage-plugin-yubikey identity (save it to open your share with the stock age CLI):\n%s", inert.Text(id))
 	}
 	return o.protectMgmtKey(ctx, e, tok, admin, hasAdmin, defaultMgmt, pin)
 }
@@ -291,12 +292,12 @@ func (o *enrolOptions) readPIN(ctx context.Context, e *env, tok hardware.Token, 
 func refuseDefaultPINs(ctx context.Context, e *env, tok hardware.Token) error {
 	md, ok := tok.(pinMetadataReader)
 	if !ok {
-		fmt.Fprintf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory PIN or PUK (no PIN metadata): make sure both were changed\n", tok.Serial())
+		printf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory PIN or PUK (no PIN metadata): make sure both were changed\n", tok.Serial())
 		return nil
 	}
 	pin, err := md.PINMetadata(ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "note: cannot read the PIN metadata of YubiKey %d (%v): make sure the PIN and PUK were changed\n", tok.Serial(), err)
+		printf(e.stderr, "note: cannot read the PIN metadata of YubiKey %d (%v): make sure the PIN and PUK were changed\n", tok.Serial(), err)
 		return nil
 	}
 	if pin.Default {
@@ -304,7 +305,7 @@ func refuseDefaultPINs(ctx context.Context, e *env, tok hardware.Token) error {
 	}
 	puk, err := md.PUKMetadata(ctx)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "note: cannot read the PUK metadata of YubiKey %d (%v): make sure the PUK was changed\n", tok.Serial(), err)
+		printf(e.stderr, "note: cannot read the PUK metadata of YubiKey %d (%v): make sure the PUK was changed\n", tok.Serial(), err)
 		return nil
 	}
 	if puk.Default {
@@ -320,7 +321,7 @@ func (o *enrolOptions) protectMgmtKey(ctx context.Context, e *env, tok hardware.
 		return 0
 	}
 	if !hasAdmin {
-		fmt.Fprintf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory management key; if it does, protect it with\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
+		printf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory management key; if it does, protect it with\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
 		return 0
 	}
 	if !isDefault {
@@ -335,13 +336,13 @@ func (o *enrolOptions) protectMgmtKey(ctx context.Context, e *env, tok hardware.
 		}
 	}
 	if !do {
-		fmt.Fprintf(e.stderr, "note: YubiKey %d still uses the factory management key: anyone holding it can replace its keys. Protect it with --protect-mgmt-key or\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
+		printf(e.stderr, "note: YubiKey %d still uses the factory management key: anyone holding it can replace its keys. Protect it with --protect-mgmt-key or\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
 		return 0
 	}
 	if _, err := admin.SetPINProtectedManagementKey(ctx, hardware.DefaultManagementKey, pin); err != nil {
 		printErr(e.stderr, "enrol", fmt.Errorf("protecting the management key of YubiKey %d (the enrolment itself succeeded; the factory key is unchanged): %w", tok.Serial(), err))
 		return 1
 	}
-	fmt.Fprintf(e.stdout, "Replaced the factory management key of YubiKey %d by a random one protected by the PIN.\n", tok.Serial())
+	printf(e.stdout, "Replaced the factory management key of YubiKey %d by a random one protected by the PIN.\n", tok.Serial())
 	return 0
 }

@@ -7,43 +7,7 @@ import (
 	"testing"
 
 	"breakglass/hardware"
-	"breakglass/vault"
 )
-
-func TestEnrol(t *testing.T) {
-	k := newVTKeys(t, 10000001)
-	k.changePINs(t, 10000001)
-	code, stdout, stderr := breakglass(t, "", "enrol", "--name", "Alice Example", "--serial", "10000001",
-		"--pin-file", k.pinFile(t, 10000001), "--out", k.dir, "--attestation-root", k.root)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
-	}
-	path := filepath.Join(k.dir, "alice-example.custodian.json")
-	c, err := vault.LoadCustodianFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.ID != "alice-example" || c.Name != "Alice Example" || len(c.Keys) != 1 || c.Keys[0].Serial != 10000001 {
-		t.Errorf("custodian = %+v", c)
-	}
-	if c.Keys[0].Decrypt.Slot.PIV() != 0x82 || c.Keys[0].Sign.Slot.PIV() != hardware.SlotSignature {
-		t.Errorf("slots = %s, %s", c.Keys[0].Decrypt.Slot.PIV(), c.Keys[0].Sign.Slot.PIV())
-	}
-	for _, want := range []string{"Enrolled Alice Example (alice-example) on YubiKey 10000001", "AGE-PLUGIN-YUBIKEY-", "Serial: 10000001, Slot: 1", "TEST root", path} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("stdout lacks %q:\n%s", want, stdout)
-		}
-	}
-	for _, want := range []string{"TEST ATTESTATION ROOT", "cannot tell whether YubiKey 10000001 still uses the factory PIN", "factory management key"} {
-		if !strings.Contains(stderr, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, stderr)
-		}
-	}
-	ki, err := k.st.toks[10000001].KeyInfo(t.Context(), 0x82)
-	if err != nil || ki.PIN != hardware.PINPolicyOnce || ki.Touch != hardware.TouchPolicyAlways {
-		t.Errorf("slot 82 = %+v, %v", ki, err)
-	}
-}
 
 func TestEnrolRefusals(t *testing.T) {
 	for _, tc := range []struct {
@@ -94,17 +58,6 @@ func TestEnrolRefusals(t *testing.T) {
 				t.Errorf("files written on failure: %v", ents)
 			}
 		})
-	}
-}
-
-func TestEnrolKeyAbsent(t *testing.T) {
-	k := newVTKeys(t, 10000001)
-	code, _, stderr := breakglass(t, "", "enrol", "--name", "A", "--serial", "10000007", "--out", k.dir)
-	if code != 1 || !strings.Contains(stderr, "YubiKey 10000007 is not connected") {
-		t.Errorf("exit %d: %s", code, stderr)
-	}
-	if code, _, stderr := breakglass(t, "", "enrol", "--name", "A", "--serial", "10000001", "--out", filepath.Join(k.dir, "nope")); code != 2 || !strings.Contains(stderr, "does not exist") {
-		t.Errorf("missing out dir: exit %d: %s", code, stderr)
 	}
 }
 

@@ -25,7 +25,9 @@ intact.
 repair is for a journal whose last line was cut off by a crash during a
 write (no caller was ever told that event was recorded). It copies the torn
 bytes to FILE.torn-<hash>, removes them, and appends a journal.repaired
-event saying so. Any other damage is refused and the file is left untouched.
+event saying so. A last entry that is complete and chained but lacks only
+its newline is kept: repair adds the newline. Any other damage is refused
+and the file is left untouched.
 `
 
 func runJournalVerify(_ context.Context, e *env, args []string) int {
@@ -38,10 +40,12 @@ func runJournalVerify(_ context.Context, e *env, args []string) int {
 		err = audit.Verify(entries)
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "✗ %s: %v\n", path, err)
+		printf(e.stderr, "✗ %s: %v\n", path, err)
 		var ce *audit.CorruptError
-		if errors.As(err, &ce) && ce.Torn {
-			fmt.Fprintf(e.stderr, "  The last line was cut off by a crash: 'breakglass journal repair %s' keeps its bytes aside and records the repair.\n", path)
+		if errors.As(err, &ce) && ce.Complete {
+			printf(e.stderr, "  The last entry is whole but lacks its newline: 'breakglass journal repair %s' adds it and keeps the entry.\n", path)
+		} else if errors.As(err, &ce) && ce.Torn {
+			printf(e.stderr, "  The last line was cut off by a crash: 'breakglass journal repair %s' keeps its bytes aside and records the repair.\n", path)
 		}
 		return 1
 	}
@@ -49,7 +53,7 @@ func runJournalVerify(_ context.Context, e *env, args []string) int {
 	if n := len(entries); n > 0 {
 		head = entries[n-1].Hash
 	}
-	fmt.Fprintf(e.stdout, "✓ %s: %d entries, hash chain intact, head %s\n", path, len(entries), head)
+	printf(e.stdout, "✓ %s: %d entries, hash chain intact, head %s\n", path, len(entries), head)
 	return 0
 }
 
@@ -60,11 +64,11 @@ func runJournalRepair(_ context.Context, e *env, args []string) int {
 	}
 	j, entries, err := audit.OpenRepair(path, audit.Config{})
 	if err != nil {
-		fmt.Fprintf(e.stderr, "✗ %s: %v\n  Nothing was changed.\n", path, err)
+		printf(e.stderr, "✗ %s: %v\n  Nothing was changed.\n", path, err)
 		return 1
 	}
 	defer j.Close()
-	fmt.Fprintf(e.stdout, "✓ %s: %d entries, hash chain intact, head %s\n", path, len(entries), j.Head())
+	printf(e.stdout, "✓ %s: %d entries, hash chain intact, head %s\n", path, len(entries), j.Head())
 	return 0
 }
 
@@ -80,7 +84,7 @@ func journalArg(name string, e *env, args []string) (string, int) {
 		return "", 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintf(e.stderr, "breakglass %s: give exactly one journal FILE\n", name)
+		printf(e.stderr, "breakglass %s: give exactly one journal FILE\n", name)
 		fs.Usage()
 		return "", 2
 	}

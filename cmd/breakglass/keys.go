@@ -11,6 +11,7 @@ import (
 
 	"breakglass/hardware"
 	"breakglass/hardware/piv"
+	"breakglass/internal/attest"
 )
 
 func init() {
@@ -65,18 +66,18 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "breakglass keys: unexpected argument %q\n", fs.Arg(0))
+		printf(e.stderr, "breakglass keys: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
 		return 2
 	}
 	o.verifiers = []piv.AttestationVerifier{{}}
 	if o.AttestationRoot != "" {
-		roots, err := piv.LoadRoots(o.AttestationRoot)
+		trust, err := attest.LoadTestTrust(o.AttestationRoot)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "breakglass keys: %v\nGive a PEM file holding the attestation root certificate.\n", err)
+			printf(e.stderr, "breakglass keys: %v\nGive a PEM file holding the attestation root certificate.\n", err)
 			return 2
 		}
-		o.verifiers = append(o.verifiers, piv.AttestationVerifier{Roots: roots, TestRoot: true})
+		o.verifiers = append(o.verifiers, piv.AttestationVerifier{Trust: trust})
 	}
 	o.station = newStation()
 	return o.exec(ctx, e.stdout, e.stderr)
@@ -119,9 +120,9 @@ func (o *keysOptions) exec(ctx context.Context, stdout, stderr io.Writer) int {
 	listed, err := o.station.Keys(ctx)
 	if err != nil {
 		if errors.Is(err, hardware.ErrNoService) {
-			fmt.Fprintf(stderr, "breakglass keys: the smart card service (pcscd) is not running: start it (systemctl start pcscd.socket) and try again.\n  detail: %v\n", err)
+			printf(stderr, "breakglass keys: the smart card service (pcscd) is not running: start it (systemctl start pcscd.socket) and try again.\n  detail: %v\n", err)
 		} else {
-			fmt.Fprintf(stderr, "breakglass keys: listing smart card readers: %v\n", err)
+			printf(stderr, "breakglass keys: listing smart card readers: %v\n", err)
 		}
 		return 1
 	}
@@ -144,7 +145,7 @@ func (o *keysOptions) exec(ctx context.Context, stdout, stderr io.Writer) int {
 		if err := enc.Encode(struct {
 			Keys []keyReport `json:"keys"`
 		}{reports}); err != nil {
-			fmt.Fprintf(stderr, "breakglass keys: writing JSON: %v\n", err)
+			printf(stderr, "breakglass keys: writing JSON: %v\n", err)
 			return 1
 		}
 	} else {
@@ -233,7 +234,9 @@ func slotInfos(ctx context.Context, tok hardware.Token) ([]hardware.KeyInfo, err
 }
 
 // verdict attests one slot: the first verifier whose roots the chain
-// reaches decides; the attestation must then be for this key, serial and slot.
+// reaches decides (a chain that does not reach a verifier's roots,
+// attest.ErrUntrusted, is tried with the next); the attestation must then be
+// well formed and for this key, serial and slot.
 func (o *keysOptions) verdict(ctx context.Context, tok hardware.Token, ki hardware.KeyInfo) (verdict, reason string) {
 	if !ki.Generated {
 		return verdictNone, ""
@@ -247,16 +250,16 @@ func (o *keysOptions) verdict(ctx context.Context, tok hardware.Token, ki hardwa
 	}
 	var chainErr error
 	for _, v := range o.verifiers {
-		if _, err := v.Verify(a); err != nil {
+		at, err := v.VerifyKey(a, tok.Serial(), ki.Slot, ki.Public)
+		switch {
+		case errors.Is(err, attest.ErrUntrusted):
 			if chainErr == nil {
 				chainErr = err
 			}
 			continue
-		}
-		if _, err := v.VerifyKey(a, tok.Serial(), ki.Slot, ki.Public); err != nil {
+		case err != nil:
 			return verdictFailed, err.Error()
-		}
-		if v.TestRoot {
+		case at.TestRoot:
 			return verdictTestRoot, ""
 		}
 		return verdictGenuine, ""
@@ -277,10 +280,10 @@ func printKeys(w io.Writer, reports []keyReport) {
 			fmt.Fprintln(w)
 		}
 		if r.Serial == 0 {
-			fmt.Fprintf(w, "Reader %q\n  error: %s\n", r.Reader, r.Error)
+			printf(w, "Reader %q\n  error: %s\n", r.Reader, r.Error)
 			continue
 		}
-		fmt.Fprintf(w, "YubiKey %d  (reader %q)\n", r.Serial, r.Reader)
+		printf(w, "YubiKey %d  (reader %q)\n", r.Serial, r.Reader)
 		ff := r.FormFactor
 		if ff == "" {
 			ff = "form factor unknown"
@@ -292,12 +295,12 @@ func printKeys(w io.Writer, reports []keyReport) {
 				retries = "0 (PIN BLOCKED: unblock it with the PUK)"
 			}
 		}
-		fmt.Fprintf(w, "  firmware %s, %s, PIN retries left: %s\n", r.Firmware, ff, retries)
+		printf(w, "  firmware %s, %s, PIN retries left: %s\n", r.Firmware, ff, retries)
 		for _, warn := range r.Warnings {
-			fmt.Fprintf(w, "  warning: %s\n", warn)
+			printf(w, "  warning: %s\n", warn)
 		}
 		if r.Error != "" {
-			fmt.Fprintf(w, "  error: %s\n", r.Error)
+			printf(w, "  error: %s\n", r.Error)
 			continue
 		}
 		if len(r.Slots) == 0 {
@@ -311,7 +314,7 @@ func printKeys(w io.Writer, reports []keyReport) {
 			if s.Reason != "" {
 				v += ": " + s.Reason
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.Slot, s.Algorithm, s.PINPolicy, s.TouchPolicy, v)
+			printf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.Slot, s.Algorithm, s.PINPolicy, s.TouchPolicy, v)
 		}
 		tw.Flush()
 	}

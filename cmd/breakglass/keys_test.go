@@ -24,6 +24,7 @@ import (
 
 	"breakglass/hardware"
 	"breakglass/hardware/piv"
+	"breakglass/internal/attest"
 )
 
 // fakeStation and fakeToken stand in for PC/SC keys.
@@ -151,10 +152,12 @@ func (ca *testCA) attest(t *testing.T, serial uint32, slot hardware.Slot, pub *e
 	return hardware.Attestation{Device: ca.dev, Slot: mustCreate(t, st, ca.dev, pub, ca.devKey)}
 }
 
-func (ca *testCA) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.root)
-	return p
+func (ca *testCA) trust(t *testing.T) *attest.Trust {
+	tr, err := attest.NewTestTrust([]*x509.Certificate{ca.root}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }
 
 // custodianKey is key 12345678 with an attested 82, an attested 9c whose
@@ -189,8 +192,8 @@ func TestKeysText(t *testing.T) {
 		verifiers []piv.AttestationVerifier
 		want82    string
 	}{
-		{"test root given", []piv.AttestationVerifier{{}, {Roots: ca.pool(), TestRoot: true}}, "test root (NOT production)"},
-		{"root trusted as production", []piv.AttestationVerifier{{Roots: ca.pool()}}, "genuine Yubico"},
+		{"test root given", []piv.AttestationVerifier{{}, {Trust: ca.trust(t)}}, "test root (NOT production)"},
+		{"test root alone", []piv.AttestationVerifier{{Trust: ca.trust(t)}}, "test root (NOT production)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,7 +206,7 @@ func TestKeysText(t *testing.T) {
   firmware 5.4.3, USB-A Keychain, PIN retries left: 3
   slot  algorithm  PIN     touch   attestation
   9a    P-256      once    never   none
-  9c    P-256      always  never   FAILED: attested key of slot 9c differs from the slot's key
+  9c    P-256      always  never   FAILED: attestation of slot 9c: attested public key differs from the expected one
   82    P-256      once    always  ` + tc.want82 + `
 
 YubiKey 7  (reader "Virtual PCD 00 01")
@@ -239,7 +242,7 @@ func TestKeysJSON(t *testing.T) {
 	ca := newTestCA(t)
 	st, _ := custodianKey(t, ca)
 	var out, errOut bytes.Buffer
-	o := keysOptions{JSON: true, station: st, verifiers: []piv.AttestationVerifier{{Roots: ca.pool(), TestRoot: true}}}
+	o := keysOptions{JSON: true, station: st, verifiers: []piv.AttestationVerifier{{Trust: ca.trust(t)}}}
 	if code := o.exec(context.Background(), &out, &errOut); code != 0 {
 		t.Fatalf("exit code %d, want 0; stderr %s", code, errOut.String())
 	}
@@ -255,7 +258,7 @@ func TestKeysJSON(t *testing.T) {
 		Slots: []slotReport{
 			{Slot: "9a", Algorithm: "P-256", PINPolicy: "once", TouchPolicy: "never", Generated: false, Attestation: "none"},
 			{Slot: "9c", Algorithm: "P-256", PINPolicy: "always", TouchPolicy: "never", Generated: true, Attestation: "FAILED",
-				Reason: "attested key of slot 9c differs from the slot's key"},
+				Reason: "attestation of slot 9c: attested public key differs from the expected one"},
 			{Slot: "82", Algorithm: "P-256", PINPolicy: "once", TouchPolicy: "always", Generated: true, Attestation: "test root (NOT production)"},
 		},
 	}}

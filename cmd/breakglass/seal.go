@@ -72,7 +72,7 @@ func runSeal(ctx context.Context, e *env, args []string) int {
 	o.Kind = vault.Kind(kind)
 	switch {
 	case fs.NArg() > 0:
-		fmt.Fprintf(e.stderr, "breakglass seal: unexpected argument %q (the secret is read from standard input, never from the command line)\n", fs.Arg(0))
+		printf(e.stderr, "breakglass seal: unexpected argument %q (the secret is read from standard input, never from the command line)\n", fs.Arg(0))
 		return 2
 	case o.Vault == "":
 		fmt.Fprintln(e.stderr, "breakglass seal: --vault FILE is required")
@@ -81,7 +81,7 @@ func runSeal(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "breakglass seal: --name NAME is required: the name the runbook uses for this secret")
 		return 2
 	case !o.Kind.Valid():
-		fmt.Fprintf(e.stderr, "breakglass seal: --kind %q is not a kind: use password, totp, recovery-codes or text\n", kind)
+		printf(e.stderr, "breakglass seal: --kind %q is not a kind: use password, totp, recovery-codes or text\n", kind)
 		return 2
 	}
 	return o.exec(ctx, e)
@@ -91,7 +91,7 @@ func (o *sealOptions) exec(_ context.Context, e *env) int {
 	fail := func(err error) int { printErr(e.stderr, "seal", err); return 1 }
 	trust, testRoot, err := loadTrust(o.AttestationRoot)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "breakglass seal: %v\nGive a PEM file holding the attestation root certificate.\n", err)
+		printf(e.stderr, "breakglass seal: %v\nGive a PEM file holding the attestation root certificate.\n", err)
 		return 2
 	}
 	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
@@ -123,16 +123,16 @@ func (o *sealOptions) exec(_ context.Context, e *env) int {
 	}
 	s, _ := v.Secret(o.Name)
 	if !existed {
-		fmt.Fprintf(e.stdout, "Sealed %s (%s) into %s.\n", o.Name, o.Kind, o.Vault)
+		printf(e.stdout, "Sealed %s (%s) into %s.\n", o.Name, o.Kind, o.Vault)
 		return 0
 	}
-	fmt.Fprintf(e.stdout, "Rotated %s (%s) in %s: rotation %d", o.Name, o.Kind, o.Vault, s.Rotations)
+	printf(e.stdout, "Rotated %s (%s) in %s: rotation %d", o.Name, o.Kind, o.Vault, s.Rotations)
 	if s.PreviousSealedAt != nil {
-		fmt.Fprintf(e.stdout, ", previous value sealed %s", s.PreviousSealedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		printf(e.stdout, ", previous value sealed %s", s.PreviousSealedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	fmt.Fprintln(e.stdout, ".")
 	if prevKind != o.Kind {
-		fmt.Fprintf(e.stdout, "Note: the kind changed from %s to %s: check the runbook steps that use it.\n", prevKind, o.Kind)
+		printf(e.stdout, "Note: the kind changed from %s to %s: check the runbook steps that use it.\n", prevKind, o.Kind)
 	}
 	return 0
 }
@@ -145,12 +145,12 @@ func readSecretInput(e *env, name string, kind vault.Kind) ([]byte, error) {
 		if kind == vault.KindRecoveryCodes {
 			hint = ", codes separated by spaces"
 		}
-		fmt.Fprintf(e.stderr, "Secret for %s (%s%s): ", name, kind, hint)
+		printf(e.stderr, "Secret for %s (%s%s): ", name, kind, hint)
 		a, err := readMasked(e)
 		if err != nil {
 			return nil, fmt.Errorf("reading the secret: %w", err)
 		}
-		fmt.Fprintf(e.stderr, "Again, to confirm: ")
+		printf(e.stderr, "Again, to confirm: ")
 		b, err := readMasked(e)
 		defer clear(b)
 		if err != nil {

@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 
 	"breakglass/hardware"
-	"breakglass/hardware/piv"
+	"breakglass/internal/attest"
 	"breakglass/vault"
 )
 
@@ -17,27 +16,18 @@ import (
 const testRootWarning = "WARNING: TEST ATTESTATION ROOT — not for production: keys attested by %s are trusted instead of Yubico's roots."
 
 // loadTrust returns the attestation trust used to check custodian keys:
-// the Yubico PIV roots built into piv-go when rootPEM is "", otherwise only
-// the roots in the PEM file rootPEM, and then testRoot is true and the caller
-// must say so (printTestRootWarning). Nothing is fetched.
+// the Yubico roots built into breakglass (internal/attest) when rootPEM is
+// "", otherwise only the roots in the PEM file rootPEM, and then testRoot is
+// true and the caller must say so (printTestRootWarning). Nothing is fetched.
 func loadTrust(rootPEM string) (opts vault.VerifyOptions, testRoot bool, err error) {
-	v := piv.AttestationVerifier{}
-	if rootPEM != "" {
-		roots, err := piv.LoadRoots(rootPEM)
-		if err != nil {
-			return vault.VerifyOptions{}, false, fmt.Errorf("loading attestation root %q: %w", rootPEM, err)
-		}
-		v = piv.AttestationVerifier{Roots: roots, TestRoot: true}
-		testRoot = true
+	if rootPEM == "" {
+		return vault.VerifyOptions{Trust: attest.Yubico()}, false, nil
 	}
-	opts.VerifyAttestation = func(device, slot *x509.Certificate) (uint32, error) {
-		a, err := v.Verify(hardware.Attestation{Device: device, Slot: slot})
-		if err != nil {
-			return 0, err
-		}
-		return a.Serial, nil
+	t, err := attest.LoadTestTrust(rootPEM)
+	if err != nil {
+		return vault.VerifyOptions{}, false, fmt.Errorf("loading attestation root %q: %w", rootPEM, err)
 	}
-	return opts, testRoot, nil
+	return vault.VerifyOptions{Trust: t}, true, nil
 }
 
 // printTestRootWarning prints the test-root warning line when testRoot.

@@ -248,12 +248,12 @@ func TestLoadTrust(t *testing.T) {
 			if test != tc.wantTest {
 				t.Errorf("testRoot = %v, want %v", test, tc.wantTest)
 			}
-			serial, err := opts.VerifyAttestation(a.Device, a.Slot)
+			r, err := opts.Trust.Verify(a.Slot, a.Device)
 			if (err == nil) != tc.wantOK {
-				t.Fatalf("VerifyAttestation err = %v, want ok=%v", err, tc.wantOK)
+				t.Fatalf("Verify err = %v, want ok=%v", err, tc.wantOK)
 			}
-			if tc.wantOK && serial != 10000009 {
-				t.Errorf("serial = %d", serial)
+			if tc.wantOK && (r.Serial != 10000009 || !r.TestRoot) {
+				t.Errorf("serial = %d, test root %v", r.Serial, r.TestRoot)
 			}
 		})
 	}

@@ -115,7 +115,7 @@ func runVaultCheck(ctx context.Context, e *env, args []string) int {
 func (o *vaultCheckOptions) exec(ctx context.Context, e *env) int {
 	trust, testRoot, err := loadTrust(o.AttestationRoot)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "breakglass vault check: %v\nGive a PEM file holding the attestation root certificate.\n", err)
+		printf(e.stderr, "breakglass vault check: %v\nGive a PEM file holding the attestation root certificate.\n", err)
 		return 2
 	}
 	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
@@ -130,11 +130,11 @@ func (o *vaultCheckOptions) exec(ctx context.Context, e *env) int {
 	}
 	for _, s := range o.Serials {
 		if _, _, ok := v.KeyBySerial(s); !ok {
-			fmt.Fprintf(e.stderr, "breakglass vault check: --serials: YubiKey %d is not on the roster of %s (breakglass vault inspect lists the keys)\n", s, o.File)
+			printf(e.stderr, "breakglass vault check: --serials: YubiKey %d is not on the roster of %s (breakglass vault inspect lists the keys)\n", s, o.File)
 			return 2
 		}
 	}
-	fmt.Fprintf(e.stdout, "Drill on %s — fingerprint %s — quorum %d of %d\n", o.File, v.Fingerprint(), v.Roster.Policy.Threshold, v.Roster.Policy.Custodians)
+	printf(e.stdout, "Drill on %s — fingerprint %s — quorum %d of %d\n", o.File, v.Fingerprint(), v.Roster.Policy.Threshold, v.Roster.Policy.Custodians)
 	st := newStation()
 	src := pinSource{files: o.PINFiles, e: e}
 	if o.Each {
@@ -174,14 +174,14 @@ func (o *vaultCheckOptions) checkQuorum(ctx context.Context, e *env, st hardware
 			serial, order = order[0], order[1:]
 		}
 		if err := addShare(ctx, e, st, src, u, serial, o.ConfirmLast); err != nil {
-			fmt.Fprintf(e.stdout, "✗ YubiKey %d not counted\n", serial)
+			printf(e.stdout, "✗ YubiKey %d not counted\n", serial)
 			printErr(e.stderr, "vault check", err)
 		}
 	}
 	opened, err := u.Open()
 	var qe *vault.QuorumError
 	if errors.As(err, &qe) {
-		fmt.Fprintf(e.stdout, "✗ quorum not reached: %d of %d custodians presented a key\nDRILL FAILED: the vault did not open\n", qe.Have, qe.Need)
+		printf(e.stdout, "✗ quorum not reached: %d of %d custodians presented a key\nDRILL FAILED: the vault did not open\n", qe.Have, qe.Need)
 		return 1
 	}
 	if err != nil {
@@ -194,25 +194,25 @@ func (o *vaultCheckOptions) checkQuorum(ctx context.Context, e *env, st hardware
 	for _, c := range opened.Custodians() {
 		names = append(names, c.Name)
 	}
-	fmt.Fprintf(e.stdout, "✓ vault opened by %s\n", strings.Join(names, " and "))
+	printf(e.stdout, "✓ vault opened by %s\n", strings.Join(names, " and "))
 	failed := 0
 	for _, s := range v.Secrets {
 		if err := opened.Check(s.Name); err != nil {
 			failed++
-			fmt.Fprintf(e.stdout, "✗ %s (%s): %v\n", s.Name, s.Kind, err)
+			printf(e.stdout, "✗ %s (%s): %v\n", s.Name, s.Kind, err)
 			continue
 		}
-		fmt.Fprintf(e.stdout, "✓ %s (%s)\n", s.Name, s.Kind)
+		printf(e.stdout, "✓ %s (%s)\n", s.Name, s.Kind)
 	}
 	if failed > 0 {
-		fmt.Fprintf(e.stdout, "DRILL FAILED: %d of %d secrets did not decrypt or parse: re-seal them\n", failed, len(v.Secrets))
+		printf(e.stdout, "DRILL FAILED: %d of %d secrets did not decrypt or parse: re-seal them\n", failed, len(v.Secrets))
 		return 1
 	}
 	if len(v.Secrets) == 0 {
 		fmt.Fprintln(e.stdout, "DRILL PASSED: the vault opens (no secret is sealed yet)")
 		return 0
 	}
-	fmt.Fprintf(e.stdout, "DRILL PASSED: the vault opens with %d of %d custodians and all %d secrets decrypt and parse\n",
+	printf(e.stdout, "DRILL PASSED: the vault opens with %d of %d custodians and all %d secrets decrypt and parse\n",
 		v.Roster.Policy.Threshold, v.Roster.Policy.Custodians, len(v.Secrets))
 	var ids []string
 	for _, c := range opened.Custodians() {
@@ -228,7 +228,7 @@ func (o *vaultCheckOptions) checkQuorum(ctx context.Context, e *env, st hardware
 func (o *vaultCheckOptions) recordDrill(e *env, v *vault.Vault, d vault.Drill) {
 	v.RecordDrill(d)
 	if err := v.Save(o.File); err != nil {
-		fmt.Fprintf(e.stderr, "note: the drill passed but could not be recorded in %s: %v\n", o.File, err)
+		printf(e.stderr, "note: the drill passed but could not be recorded in %s: %v\n", o.File, err)
 	}
 }
 
@@ -289,7 +289,7 @@ func addShare(ctx context.Context, e *env, st hardware.Station, src pinSource, u
 	if err != nil {
 		return fmt.Errorf("YubiKey %d: %w", serial, err)
 	}
-	fmt.Fprintf(e.stderr, "YubiKey %d belongs to %s.\n", serial, c.Name)
+	printf(e.stderr, "YubiKey %d belongs to %s.\n", serial, c.Name)
 	tctx := hardware.WithTouchPrompt(ctx, touchPrompt(e.stderr, serial))
 	err = withPIN(ctx, src, tok, c.Name, confirmLast, func(pin string, confirmed bool) error {
 		if confirmed {
@@ -301,7 +301,7 @@ func addShare(ctx context.Context, e *env, st hardware.Station, src pinSource, u
 		return fmt.Errorf("%s's share (YubiKey %d): %w", c.Name, serial, err)
 	}
 	have, need := u.Needed()
-	fmt.Fprintf(e.stdout, "✓ %s counted (%d of %d)\n", c.Name, have, need)
+	printf(e.stdout, "✓ %s counted (%d of %d)\n", c.Name, have, need)
 	return nil
 }
 
@@ -317,19 +317,19 @@ func (o *vaultCheckOptions) checkEach(ctx context.Context, e *env, st hardware.S
 		}
 		if err != nil {
 			failed++
-			fmt.Fprintf(e.stdout, "✗ %s: %v\n", c.Name, err)
+			printf(e.stdout, "✗ %s: %v\n", c.Name, err)
 			if h := hardwareHint(err); h != "" {
-				fmt.Fprintf(e.stdout, "    what to do: %s\n", h)
+				printf(e.stdout, "    what to do: %s\n", h)
 			}
 			continue
 		}
-		fmt.Fprintf(e.stdout, "✓ %s: share decrypts with YubiKey %d\n", c.Name, serial)
+		printf(e.stdout, "✓ %s: share decrypts with YubiKey %d\n", c.Name, serial)
 	}
 	if failed > 0 {
-		fmt.Fprintf(e.stdout, "DRILL FAILED: %d of %d custodians could not prove their share\n", failed, len(v.Roster.Custodians))
+		printf(e.stdout, "DRILL FAILED: %d of %d custodians could not prove their share\n", failed, len(v.Roster.Custodians))
 		return 1
 	}
-	fmt.Fprintf(e.stdout, "DRILL PASSED: all %d custodians' shares decrypt\n", len(v.Roster.Custodians))
+	printf(e.stdout, "DRILL PASSED: all %d custodians' shares decrypt\n", len(v.Roster.Custodians))
 	ids := make([]string, 0, len(v.Roster.Custodians))
 	for _, c := range v.Roster.Custodians {
 		ids = append(ids, c.ID)

@@ -132,7 +132,7 @@ type inspectSecret struct {
 func (o *vaultInspectOptions) exec(_ context.Context, e *env) int {
 	trust, testRoot, err := loadTrust(o.AttestationRoot)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "breakglass vault inspect: %v\nGive a PEM file holding the attestation root certificate.\n", err)
+		printf(e.stderr, "breakglass vault inspect: %v\nGive a PEM file holding the attestation root certificate.\n", err)
 		return 2
 	}
 	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
@@ -236,13 +236,13 @@ func drillCommand(kind string) string {
 }
 
 func printInspect(w io.Writer, r inspectReport) {
-	fmt.Fprintf(w, "Vault        %s\n", r.File)
-	fmt.Fprintf(w, "Fingerprint  %s\n", r.Fingerprint)
-	fmt.Fprintf(w, "Created      %s\n", r.Created.UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(w, "Policy       %d of %d custodians\n", r.Threshold, len(r.Custodians))
+	printf(w, "Vault        %s\n", r.File)
+	printf(w, "Fingerprint  %s\n", r.Fingerprint)
+	printf(w, "Created      %s\n", r.Created.UTC().Format("2006-01-02 15:04 UTC"))
+	printf(w, "Policy       %d of %d custodians\n", r.Threshold, len(r.Custodians))
 	switch {
 	case !r.RosterOK:
-		fmt.Fprintf(w, "Roster       ✗ DOES NOT VERIFY: %s\n", r.RosterError)
+		printf(w, "Roster       ✗ DOES NOT VERIFY: %s\n", r.RosterError)
 	case r.TestRoot:
 		fmt.Fprintln(w, "Roster       ✓ every custodian signed; every key attested (TEST root, not production)")
 	default:
@@ -260,7 +260,7 @@ func printInspect(w io.Writer, r inspectReport) {
 			if i > 0 {
 				name, id, signed = "", "", ""
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s decrypt, %s sign\t%s\n", name, id, k.Serial, k.Role, k.DecryptSlot, k.SignSlot, signed)
+			printf(tw, "  %s\t%s\t%d\t%s\t%s decrypt, %s sign\t%s\n", name, id, k.Serial, k.Role, k.DecryptSlot, k.SignSlot, signed)
 		}
 	}
 	tw.Flush()
@@ -278,7 +278,7 @@ func printInspect(w io.Writer, r inspectReport) {
 			case s.RotationOverdue:
 				status = "rotation OVERDUE"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d days\t%d\t%s\n", s.Name, s.Kind, s.SealedAt.UTC().Format("2006-01-02"), s.AgeDays, s.Rotations, status)
+			printf(tw, "  %s\t%s\t%s\t%d days\t%d\t%s\n", s.Name, s.Kind, s.SealedAt.UTC().Format("2006-01-02"), s.AgeDays, s.Rotations, status)
 		}
 		tw.Flush()
 	}
@@ -287,19 +287,19 @@ func printInspect(w io.Writer, r inspectReport) {
 		what := map[string]string{vault.DrillQuorum: "quorum opens the vault", vault.DrillEach: "every custodian's own share"}[d.Kind]
 		switch {
 		case d.At.IsZero():
-			fmt.Fprintf(w, "  %-28s never recorded — STALE\n", what)
+			printf(w, "  %-28s never recorded — STALE\n", what)
 		default:
 			state := "ok"
 			if d.Stale {
 				state = "STALE"
 			}
-			fmt.Fprintf(w, "  %-28s %s (%d days ago) by %s — %s\n", what, d.At.UTC().Format("2006-01-02"), d.AgeDays, strings.Join(d.Custodians, ", "), state)
+			printf(w, "  %-28s %s (%d days ago) by %s — %s\n", what, d.At.UTC().Format("2006-01-02"), d.AgeDays, strings.Join(d.Custodians, ", "), state)
 		}
 	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(w, "\nWarnings")
 		for _, m := range r.Warnings {
-			fmt.Fprintf(w, "  ! %s\n", m)
+			printf(w, "  ! %s\n", m)
 		}
 	}
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 
 	"breakglass/audit"
-	"breakglass/hardware"
-	"breakglass/hardware/piv"
+	"breakglass/internal/attest"
 	"breakglass/vault"
 )
 
@@ -69,20 +67,20 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 	o.Report = pos[0]
 	opts, err := o.options()
 	if err != nil {
-		fmt.Fprintln(e.stderr, "breakglass verify:", err)
+		printf(e.stderr, "breakglass verify: %v\n", err)
 		return 2
 	}
 	printTestRootWarning(e.stderr, o.AttestationRoot != "", o.AttestationRoot)
 	v, err := audit.VerifyReportFile(o.Report, opts)
 	if v != nil {
-		if perr := v.Print(e.stdout); perr != nil {
-			fmt.Fprintln(e.stderr, "breakglass verify:", perr)
+		if perr := inertVerdict(v).Print(e.stdout); perr != nil {
+			printf(e.stderr, "breakglass verify: %v\n", perr)
 			return 1
 		}
 	}
 	if err != nil {
 		if v == nil {
-			fmt.Fprintf(e.stderr, "breakglass verify: %s: %v\n", o.Report, err)
+			printf(e.stderr, "breakglass verify: %s: %v\n", o.Report, err)
 		}
 		return 1
 	}
@@ -90,24 +88,15 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 }
 
 // options turns the flags into audit.VerifyOptions. The attestation check is
-// piv-go's Verifier (Yubico roots built in, or the given test root).
+// internal/attest's (Yubico roots built in, or only the given test root).
 func (o *verifyOptions) options() (audit.VerifyOptions, error) {
 	var opts audit.VerifyOptions
-	verifier := piv.AttestationVerifier{}
 	if o.AttestationRoot != "" {
-		roots, err := piv.LoadRoots(o.AttestationRoot)
+		trust, err := attest.LoadTestTrust(o.AttestationRoot)
 		if err != nil {
 			return opts, fmt.Errorf("loading attestation root %q: %w", o.AttestationRoot, err)
 		}
-		opts.Roots, opts.NonProduction = roots, true
-		verifier = piv.AttestationVerifier{Roots: roots, TestRoot: true}
-	}
-	opts.AttestationCheck = func(device, slot *x509.Certificate) (uint32, error) {
-		a, err := verifier.Verify(hardware.Attestation{Device: device, Slot: slot})
-		if err != nil {
-			return 0, err
-		}
-		return a.Serial, nil
+		opts.Trust, opts.NonProduction = trust, true
 	}
 	if o.Vault != "" {
 		v, err := vault.Load(o.Vault)
@@ -117,7 +106,7 @@ func (o *verifyOptions) options() (audit.VerifyOptions, error) {
 		r := &audit.Roster{Threshold: v.Roster.Policy.Threshold}
 		for _, cu := range v.Roster.Custodians {
 			for _, k := range cu.Keys {
-				pub, _, err := signingMaterial(k)
+				pub, _, err := audit.SigningMaterial(k.Sign.PublicKey, k.Sign.Attestation.Slot, k.Sign.Attestation.Device)
 				if err != nil {
 					return opts, fmt.Errorf("vault %s: custodian %s, key %d: signing key: %w", o.Vault, cu.ID, k.Serial, err)
 				}

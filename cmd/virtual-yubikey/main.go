@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	virtual-yubikey --port PORT --serial N [--firmware V] [--test-root R] [--state FILE] [--touch-delay D]
+//	virtual-yubikey --port PORT --serial N [--firmware V] [--test-root R] [--state FILE] [--touch-delay D] [--apdu-log FILE]
 //
 // It connects to the vpcd reader listening on 127.0.0.1:PORT (pcscd loads
 // the reader from a reader.conf.d entry with CHANNELID PORT) and answers as
@@ -46,12 +46,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"breakglass/hardware/vpcd"
 	"breakglass/hardware/vyk"
+	"breakglass/internal/atomicfile"
 )
 
 func main() {
@@ -67,9 +67,10 @@ type options struct {
 	verbose    bool
 	firmware   string
 	testRoot   string
+	apduLog    string
 }
 
-const usage = `usage: virtual-yubikey --port PORT --serial N [--firmware V] [--test-root R] [--state FILE] [--touch-delay D]
+const usage = `usage: virtual-yubikey --port PORT --serial N [--firmware V] [--test-root R] [--state FILE] [--touch-delay D] [--apdu-log FILE]
 
 A virtual YubiKey 5 for tests and demos, plugged into pcscd through the
 vsmartcard-vpcd reader listening on 127.0.0.1:PORT. Never use it for a real
@@ -103,6 +104,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "log connection events to stderr")
 	fs.StringVar(&o.firmware, "firmware", vyk.DefaultProfile, "YubiKey 5 firmware `profile`: "+vyk.ProfileNames())
 	fs.StringVar(&o.testRoot, "test-root", "", "TEST ONLY attestation hierarchy `R`: test, 2018 or 2024 (default: the profile's)")
+	fs.StringVar(&o.apduLog, "apdu-log", os.Getenv("VIRTUAL_YUBIKEY_APDU_LOG"),
+		"append one line per APDU (serial CLA INS P1 P2 SW, never the data) to `FILE`; default $VIRTUAL_YUBIKEY_APDU_LOG")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -171,11 +174,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if o.verbose {
 		opts.Logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
 	}
+	var wire vpcd.Card = card
+	if o.apduLog != "" {
+		f, err := os.OpenFile(o.apduLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintf(stderr, "virtual-yubikey: opening the APDU log: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		wire = vpcd.LogAPDUs(card, f, fmt.Sprint(o.serial))
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)
 	addr := fmt.Sprintf("127.0.0.1:%d", o.port)
-	go func() { served <- vpcd.Serve(ctx, addr, card, opts) }()
+	go func() { served <- vpcd.Serve(ctx, addr, wire, opts) }()
 	fmt.Fprintf(stderr, "virtual YubiKey serial %d on vpcd port %d\n", o.serial, o.port)
 
 	for {
@@ -229,43 +242,11 @@ func openCard(o options) (*vyk.Card, error) {
 	return c, nil
 }
 
-// writeAtomic replaces path with data: a temporary file in the same
-// directory, fsynced, renamed over path, then the directory fsynced. A
-// crash leaves either the old or the new content, never a mix.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("saving card state %q: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("saving card state %q: syncing directory: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("saving card state %q: syncing directory: %w", path, err)
+// writeAtomic replaces path with data (mode 0600) by internal/atomicfile:
+// a crash leaves either the old or the new content, never a mix.
+func writeAtomic(path string, data []byte) error {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return fmt.Errorf("saving card state: %w", err)
 	}
 	return nil
 }

@@ -8,21 +8,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"breakglass/hardware"
-)
-
-var (
-	oidFirmware   = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 3}
-	oidSerial     = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 7}
-	oidPolicy     = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 8}
-	oidFormFactor = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 9}
+	"breakglass/internal/attest"
 )
 
 // chain is a test attestation hierarchy shaped like Yubico's: a CA root, a
@@ -73,10 +67,10 @@ func newChain(t *testing.T, serial int64, slot string) chain {
 	slotT := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "YubiKey PIV Attestation " + slot},
 		NotBefore: nb, NotAfter: na,
 		ExtraExtensions: []pkix.Extension{
-			{Id: oidFirmware, Value: []byte{5, 4, 3}},
-			{Id: oidSerial, Value: serialDER},
-			{Id: oidPolicy, Value: []byte{2, 2}},
-			{Id: oidFormFactor, Value: []byte{1}},
+			{Id: attest.OIDFirmware, Value: []byte{5, 4, 3}},
+			{Id: attest.OIDSerial, Value: serialDER},
+			{Id: attest.OIDPolicy, Value: []byte{2, 2}},
+			{Id: attest.OIDFormFactor, Value: []byte{1}},
 		}}
 	sc := mustCert(t, slotT, dev, &slotKey.PublicKey, devKey)
 	return chain{
@@ -87,12 +81,14 @@ func newChain(t *testing.T, serial int64, slot string) chain {
 	}
 }
 
-func pool(certs ...*x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c)
+// trust is the non-production trust of roots.
+func trust(t *testing.T, roots ...*x509.Certificate) *attest.Trust {
+	t.Helper()
+	tr, err := attest.NewTestTrust(roots, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return p
+	return tr
 }
 
 func TestVerify(t *testing.T) {
@@ -102,21 +98,21 @@ func TestVerify(t *testing.T) {
 		name    string
 		v       AttestationVerifier
 		att     hardware.Attestation
-		wantErr string
+		wantErr error
 	}{
-		{"test root", AttestationVerifier{Roots: pool(c.root), TestRoot: true}, c.att, ""},
-		{"yubico roots reject a test chain", AttestationVerifier{}, c.att, "verifying attestation"},
-		{"other root", AttestationVerifier{Roots: pool(other.root)}, c.att, "verifying attestation"},
-		{"device from another chain", AttestationVerifier{Roots: pool(c.root)}, hardware.Attestation{Device: other.att.Device, Slot: c.att.Slot}, "verifying attestation"},
-		{"missing device", AttestationVerifier{Roots: pool(c.root)}, hardware.Attestation{Slot: c.att.Slot}, "missing"},
-		{"missing slot", AttestationVerifier{Roots: pool(c.root)}, hardware.Attestation{Device: c.att.Device}, "missing"},
+		{"test root", AttestationVerifier{Trust: trust(t, c.root)}, c.att, nil},
+		{"yubico roots reject a test chain", AttestationVerifier{}, c.att, attest.ErrUntrusted},
+		{"other root", AttestationVerifier{Trust: trust(t, other.root)}, c.att, attest.ErrUntrusted},
+		{"device from another chain", AttestationVerifier{Trust: trust(t, c.root)}, hardware.Attestation{Device: other.att.Device, Slot: c.att.Slot}, attest.ErrUntrusted},
+		{"missing device", AttestationVerifier{Trust: trust(t, c.root)}, hardware.Attestation{Slot: c.att.Slot}, attest.ErrIncomplete},
+		{"missing slot", AttestationVerifier{Trust: trust(t, c.root)}, hardware.Attestation{Device: c.att.Device}, attest.ErrIncomplete},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.v.Verify(tc.att)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Verify error = %v, want one mentioning %q", err, tc.wantErr)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Verify error = %v, want %v", err, tc.wantErr)
 				}
 				return
 			}
@@ -137,78 +133,54 @@ func TestVerify(t *testing.T) {
 
 func TestVerifyKey(t *testing.T) {
 	c := newChain(t, 12345678, "82")
-	v := AttestationVerifier{Roots: pool(c.root), TestRoot: true}
+	v := AttestationVerifier{Trust: trust(t, c.root)}
 	tests := []struct {
-		name    string
-		serial  uint32
-		slot    hardware.Slot
-		pub     any
-		wantErr string
+		name     string
+		serial   uint32
+		slot     hardware.Slot
+		pub      any
+		mismatch string // attest.MismatchError.What, "" for success
 	}{
 		{"matches", 12345678, 0x82, &c.slotKey.PublicKey, ""},
-		{"other serial", 1, 0x82, &c.slotKey.PublicKey, "not 1"},
-		{"other slot", 12345678, 0x83, &c.slotKey.PublicKey, "not 83"},
-		{"other key", 12345678, 0x82, &newKey(t).PublicKey, "differs"},
-		{"no key", 12345678, 0x82, nil, "differs"},
+		{"other serial", 1, 0x82, &c.slotKey.PublicKey, "YubiKey"},
+		{"other slot", 12345678, 0x83, &c.slotKey.PublicKey, "slot"},
+		{"other key", 12345678, 0x82, &newKey(t).PublicKey, "public key"},
+		{"no key", 12345678, 0x82, nil, "public key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := v.VerifyKey(c.att, tc.serial, tc.slot, tc.pub)
-			if tc.wantErr == "" {
+			if tc.mismatch == "" {
 				if err != nil {
 					t.Fatalf("VerifyKey: %v", err)
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("VerifyKey error = %v, want one mentioning %q", err, tc.wantErr)
+			var me *attest.MismatchError
+			if !errors.As(err, &me) || me.What != tc.mismatch {
+				t.Fatalf("VerifyKey error = %v, want a %s mismatch", err, tc.mismatch)
 			}
 		})
 	}
 }
 
-func TestLoadRoots(t *testing.T) {
+// TestVerifyLoadedTrust: the virtual key's CA in testdata loads as a
+// test trust, and a chain verifies with its loaded root.
+func TestVerifyLoadedTrust(t *testing.T) {
+	tr, err := attest.LoadTestTrust(filepath.Join("..", "..", "testdata", "attestation-root.pem"))
+	if err != nil || !tr.IsTest() {
+		t.Fatalf("loading the repository test root: %v", err)
+	}
 	c := newChain(t, 1, "9c")
-	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+	p := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(p, c.rootPEM, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	tests := []struct {
-		name    string
-		path    string
-		wantErr string
-	}{
-		{"repository test root", filepath.Join("..", "..", "testdata", "attestation-root.pem"), ""},
-		{"generated root", write("root.pem", c.rootPEM), ""},
-		{"key only", write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})), "no PEM certificate"},
-		{"empty", write("empty.pem", nil), "no PEM certificate"},
-		{"corrupt certificate", write("bad.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}})), "parsing"},
-		{"missing file", filepath.Join(dir, "nope.pem"), "reading"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p, err := LoadRoots(tc.path)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("LoadRoots error = %v, want one mentioning %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || p == nil {
-				t.Fatalf("LoadRoots: %v", err)
-			}
-		})
-	}
-	// The loaded generated root verifies its chain.
-	p, err := LoadRoots(filepath.Join(dir, "root.pem"))
+	tr, err = attest.LoadTestTrust(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (AttestationVerifier{Roots: p}).Verify(c.att); err != nil {
+	if _, err := (AttestationVerifier{Trust: tr}).Verify(c.att); err != nil {
 		t.Errorf("chain does not verify with its loaded root: %v", err)
 	}
 }

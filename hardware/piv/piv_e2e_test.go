@@ -18,6 +18,7 @@ import (
 	gopiv "github.com/go-piv/piv-go/v2/piv"
 
 	"breakglass/hardware/piv"
+	"breakglass/internal/attest"
 )
 
 // waitFor waits, through Station.Watch, until the key with serial is
@@ -223,9 +224,13 @@ func TestPivGoAgainstVirtualKey(t *testing.T) {
 		}},
 		{"attestation with the test root", func(t *testing.T) {
 			yk := openYK(t, reader)
-			roots, err := piv.LoadRoots(filepath.Join("..", "..", "testdata", "attestation-root.pem"))
+			trust, err := attest.LoadTestTrust(filepath.Join("..", "..", "testdata", "attestation-root.pem"))
 			if err != nil {
 				t.Fatal(err)
+			}
+			roots := x509.NewCertPool()
+			for _, r := range trust.Roots() {
+				roots.AddCert(r)
 			}
 			dev, err := yk.AttestationCertificate()
 			if err != nil {

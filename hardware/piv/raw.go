@@ -79,6 +79,7 @@ type rawCard struct {
 // transaction. The caller must call close.
 func rawOpen(reader string) (*rawCard, error) {
 	var c rawCard
+	connections.Add(1)
 	if err := check("connecting to pcscd", C.SCardEstablishContext(C.SCARD_SCOPE_SYSTEM, nil, nil, &c.ctx)); err != nil {
 		return nil, err
 	}

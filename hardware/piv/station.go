@@ -3,8 +3,10 @@
 // only package that imports piv-go and the only one using cgo.
 //
 // piv-go opens a card exclusively until Close, so nothing here holds a key
-// between operations: every Token method finds the key's reader (by serial),
-// opens it, does its work in that one card session and closes it. Within
+// between operations: every Token method (and every Token.Session) finds
+// the key's reader (by serial; without talking to the card while pcscd's
+// event counter says it was not changed), opens it, checks its serial, does
+// its work in that one card session and closes it. Within
 // this process a per-reader lock keeps our own operations and the Watch poll
 // from tripping over each other; another program holding the key shows up as
 // ErrBusy.
@@ -31,11 +33,16 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	gopiv "github.com/go-piv/piv-go/v2/piv"
 
 	"breakglass/hardware"
 )
+
+// connections counts the card connections this process opened (ours in
+// raw.go and piv-go's), for the tests that hold card sessions to a budget.
+var connections atomic.Int64
 
 // Station lists, opens and watches the YubiKeys connected through PC/SC.
 // It implements hardware.Station. The zero value is not usable; call
@@ -44,6 +51,11 @@ type Station struct {
 	mu      sync.Mutex
 	locks   map[string]chan struct{} // reader -> held while one of our sessions is open on it
 	serials map[string]uint32        // reader -> serial last seen there
+	// events holds, for a reader in serials, pcscd's card event counter
+	// read just before that serial was: while the counter is unchanged the
+	// same card is in the reader, and locate need not talk to it.
+	events  map[string]uint32
+	touches map[uint32]*hardware.TouchCache // serial -> when its key was last touched
 
 	// cards, states and probe are the PC/SC edges, replaced in tests of Watch.
 	cards  func() ([]string, error)
@@ -56,7 +68,7 @@ var _ hardware.Station = (*Station)(nil)
 // NewStation returns a Station over the system's PC/SC service (or the one
 // named by PCSCLITE_CSOCK_NAME). It does not contact pcscd until used.
 func NewStation() *Station {
-	s := &Station{locks: map[string]chan struct{}{}, serials: map[string]uint32{}}
+	s := &Station{locks: map[string]chan struct{}{}, serials: map[string]uint32{}, events: map[string]uint32{}, touches: map[uint32]*hardware.TouchCache{}}
 	s.cards = listReaders
 	s.states = readerStates
 	s.probe = rawProbe
@@ -105,21 +117,53 @@ func (s *Station) tryLock(reader string) (release func(), ok bool) {
 	}
 }
 
-func (s *Station) remember(reader string, serial uint32) {
+// rememberAt records serial in reader, read after pcscd reported st for
+// it (the zero readerState: unknown, so the next locate probes again).
+func (s *Station) rememberAt(reader string, serial uint32, st readerState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for r, sn := range s.serials {
 		if sn == serial && r != reader {
 			delete(s.serials, r)
+			delete(s.events, r)
 		}
 	}
 	s.serials[reader] = serial
+	if st.present {
+		s.events[reader] = st.events
+	} else {
+		delete(s.events, reader)
+	}
 }
 
 func (s *Station) forget(reader string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.serials, reader)
+	delete(s.events, reader)
+}
+
+// stateOf asks pcscd for reader's state without talking to its card; the
+// zero readerState if pcscd would not say.
+func (s *Station) stateOf(reader string) readerState {
+	st, err := s.states([]string{reader})
+	if err != nil {
+		return readerState{}
+	}
+	return st[reader]
+}
+
+// sameCard reports whether the card in reader is the one whose serial was
+// remembered there: pcscd's event counter has not moved since.
+func (s *Station) sameCard(reader string) bool {
+	s.mu.Lock()
+	ev, ok := s.events[reader]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	st := s.stateOf(reader)
+	return st.present && st.events == ev
 }
 
 // serialIn returns the serial last seen in reader.
@@ -146,6 +190,7 @@ func (s *Station) readerOf(serial uint32) string {
 // errors mapped. Only called on a reader just probed to hold our key (see
 // raw.go for why).
 func openReader(reader string) (*gopiv.YubiKey, error) {
+	connections.Add(1)
 	yk, err := gopiv.Open(reader)
 	if err != nil {
 		return nil, fmt.Errorf("opening reader %q: %w", reader, mapErr(err))
@@ -163,6 +208,7 @@ func (s *Station) Keys(ctx context.Context) ([]hardware.Listed, error) {
 		return nil, err
 	}
 	var out []hardware.Listed
+	states, _ := s.states(readers) // best effort: without it locate probes
 	for _, r := range readers {
 		release, err := s.lock(ctx, r)
 		if err != nil {
@@ -172,7 +218,7 @@ func (s *Station) Keys(ctx context.Context) ([]hardware.Listed, error) {
 		release()
 		switch {
 		case err == nil:
-			s.remember(r, info.Serial)
+			s.rememberAt(r, info.Serial, states[r])
 			out = append(out, hardware.Listed{Info: info})
 		case isNoCard(err):
 			s.forget(r)
@@ -189,7 +235,7 @@ func (s *Station) Keys(ctx context.Context) ([]hardware.Listed, error) {
 
 // RetriesUnknown is Info.PINRetries when the card would not say: the PIN was
 // already verified in the card's current session, so the counter is full.
-const RetriesUnknown = -1
+const RetriesUnknown = hardware.RetriesUnknown
 
 // Open returns the token with the given serial. It checks the key is
 // connected now (hardware.ErrNotFound if not) but holds nothing open.
@@ -206,12 +252,27 @@ func (s *Station) OpenToken(ctx context.Context, serial uint32) (*Token, error) 
 		return nil, err
 	}
 	release()
-	return &Token{serial: serial, st: s}, nil
+	return &Token{serial: serial, st: s, touch: s.touchCache(serial)}, nil
+}
+
+// touchCache returns the touch cache of the key with serial: a YubiKey
+// caches a touch for the whole device, so every Token of one serial shares it.
+func (s *Station) touchCache(serial uint32) *hardware.TouchCache {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.touches[serial]
+	if !ok {
+		c = &hardware.TouchCache{}
+		s.touches[serial] = c
+	}
+	return c
 }
 
 // locate finds the reader holding serial and returns it locked: the reader
-// it was last seen in first, then every reader. The caller must call
-// release. hardware.ErrNotFound when absent; ErrBusy when absent from every
+// it was last seen in first (without talking to its card while pcscd's
+// event counter says the card was not changed since its serial was read),
+// then every reader. The caller must call release; the card session it
+// opens checks the serial again. hardware.ErrNotFound when absent; ErrBusy when absent from every
 // reader we could look into and some reader was held by another program.
 func (s *Station) locate(ctx context.Context, serial uint32) (string, func(), error) {
 	if r := s.readerOf(serial); r != "" {
@@ -219,8 +280,13 @@ func (s *Station) locate(ctx context.Context, serial uint32) (string, func(), er
 		if err != nil {
 			return "", nil, err
 		}
+		if s.sameCard(r) {
+			return r, release, nil
+		}
+		st := s.stateOf(r)
 		sn, err := s.probe(r)
 		if err == nil && sn == serial {
+			s.rememberAt(r, sn, st)
 			return r, release, nil
 		}
 		release()
@@ -235,6 +301,7 @@ func (s *Station) locate(ctx context.Context, serial uint32) (string, func(), er
 	if err != nil {
 		return "", nil, err
 	}
+	states, _ := s.states(readers) // best effort, as in Keys
 	var busy error
 	for _, r := range readers {
 		release, ok := s.tryLock(r)
@@ -250,7 +317,7 @@ func (s *Station) locate(ctx context.Context, serial uint32) (string, func(), er
 		sn, err := s.probe(r)
 		switch {
 		case err == nil:
-			s.remember(r, sn)
+			s.rememberAt(r, sn, states[r])
 			if sn == serial {
 				return r, release, nil
 			}

@@ -21,16 +21,21 @@ import (
 type Token struct {
 	serial uint32
 	st     *Station
+	touch  *hardware.TouchCache // the Station's, for this serial
 }
 
-var _ hardware.Token = (*Token)(nil)
+var (
+	_ hardware.Token     = (*Token)(nil)
+	_ hardware.Sessioner = (*Token)(nil)
+)
 
 // Serial is the serial the token was opened by.
 func (t *Token) Serial() uint32 { return t.serial }
 
-// do runs f in one card session on the token's key. If ctx ends first, do
-// returns at once; the card session ends when f does, and the next
-// operation waits for it. Errors are mapped (see mapErr) and say what was
+// do runs f in one card session on the token's key, after checking the
+// serial of the card in the reader (locate may not have talked to it: see
+// Station.locate). If ctx ends first, do returns at once; the card session
+// ends when f does, and the next operation waits for it. Errors are mapped (see mapErr) and say what was
 // being done on which key. A key no longer connected is hardware.ErrRemoved.
 func (t *Token) do(ctx context.Context, what string, f func(yk *gopiv.YubiKey) error) error {
 	if err := ctx.Err(); err != nil {
@@ -48,7 +53,10 @@ func (t *Token) do(ctx context.Context, what string, f func(yk *gopiv.YubiKey) e
 		defer release()
 		yk, err := openReader(reader)
 		if err == nil {
-			err = f(yk)
+			sn, serr := yk.Serial()
+			if err = t.sameSerial(reader, sn, serr); err == nil {
+				err = f(yk)
+			}
 			yk.Close()
 		}
 		done <- err
@@ -60,6 +68,19 @@ func (t *Token) do(ctx context.Context, what string, f func(yk *gopiv.YubiKey) e
 	}
 	if err != nil {
 		return fmt.Errorf("%s on YubiKey %d: %w", what, t.serial, mapErr(err))
+	}
+	return nil
+}
+
+// sameSerial checks the serial read from the card in reader; on a
+// mismatch the station forgets what it knew of the reader.
+func (t *Token) sameSerial(reader string, sn uint32, err error) error {
+	if err != nil {
+		return fmt.Errorf("reading the serial: %w", err)
+	}
+	if sn != t.serial {
+		t.st.forget(reader)
+		return &classified{hardware.ErrRemoved, fmt.Errorf("the reader now holds YubiKey %d", sn)}
 	}
 	return nil
 }
@@ -91,8 +112,10 @@ func (t *Token) Info(ctx context.Context) (hardware.Info, error) {
 	var in hardware.Info
 	err := t.withReader(ctx, "reading key information", func(reader string) error {
 		var err error
-		in, err = rawInfo(reader)
-		return err
+		if in, err = rawInfo(reader); err != nil {
+			return err
+		}
+		return t.sameSerial(reader, in.Serial, nil)
 	})
 	if err != nil {
 		return hardware.Info{}, err
@@ -241,40 +264,50 @@ func (t *Token) Attest(ctx context.Context, slot hardware.Slot) (hardware.Attest
 	return a, err
 }
 
-// privateKey opens slot's key for use in this session, verifying pin in the
-// same session when the slot's PIN policy asks for it. It also returns the
-// slot's touch policy.
-func privateKey(yk *gopiv.YubiKey, ps gopiv.Slot, pin string) (*gopiv.ECDSAPrivateKey, gopiv.TouchPolicy, error) {
-	ki, err := yk.KeyInfo(ps)
-	if err != nil {
-		return nil, 0, err
-	}
+// privateKey makes slot's key usable in this session, doing the PIN step
+// its policy needs here (not inside piv-go's key operation) so that the
+// touch prompt can follow an accepted PIN: policy never, nothing; once,
+// nothing if verified says the PIN was verified earlier in this session,
+// else VERIFY (with no PIN, piv-go checks the card's own state); always,
+// VERIFY. ki is the slot's metadata.
+func privateKey(yk *gopiv.YubiKey, ps gopiv.Slot, ki gopiv.KeyInfo, pin string, verified bool) (*gopiv.ECDSAPrivateKey, error) {
 	pub, ok := ki.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, 0, fmt.Errorf("slot %s holds a %s key, not an EC key", ps, algorithmNames[ki.Algorithm])
+		return nil, fmt.Errorf("slot %s holds a %s key, not an EC key", ps, algorithmNames[ki.Algorithm])
 	}
-	if pin == "" && ki.PINPolicy == gopiv.PINPolicyAlways {
-		return nil, 0, &classified{hardware.ErrSecurityStatus, errors.New("the slot needs the PIN for every use")}
+	auth := gopiv.KeyAuth{PINPolicy: gopiv.PINPolicyNever} // the PIN step is done below
+	switch {
+	case ki.PINPolicy == gopiv.PINPolicyNever, ki.PINPolicy == gopiv.PINPolicyOnce && verified:
+	case pin != "":
+		if err := yk.VerifyPIN(pin); err != nil {
+			return nil, err
+		}
+	case ki.PINPolicy == gopiv.PINPolicyAlways:
+		return nil, &classified{hardware.ErrSecurityStatus, errors.New("the slot needs the PIN for every use")}
+	default:
+		auth.PINPolicy = ki.PINPolicy // no PIN given: piv-go asks the card whether it is verified
 	}
-	k, err := yk.PrivateKey(ps, pub, gopiv.KeyAuth{PIN: pin, PINPolicy: ki.PINPolicy})
+	k, err := yk.PrivateKey(ps, pub, auth)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return k.(*gopiv.ECDSAPrivateKey), ki.TouchPolicy, nil
+	return k.(*gopiv.ECDSAPrivateKey), nil
 }
 
-// touching runs op under hardware.AwaitTouch unless the slot never needs a
-// touch, so the UI can show "touch your key" while the card waits.
-func touching[T any](ctx context.Context, tp gopiv.TouchPolicy, op func() (T, error)) (T, error) {
-	if tp == gopiv.TouchPolicyNever {
-		return op()
+// ecdh runs the key agreement of slot's key (metadata ki) with peer in
+// this session: PIN step, then the touch prompt if the key will wait for a
+// touch, then GENERAL AUTHENTICATE.
+func (t *Token) ecdh(ctx context.Context, yk *gopiv.YubiKey, ps gopiv.Slot, ki gopiv.KeyInfo, peer *ecdh.PublicKey, pin string, verified bool) ([]byte, error) {
+	k, err := privateKey(yk, ps, ki, pin, verified)
+	if err != nil {
+		return nil, err
 	}
-	return hardware.AwaitTouch(ctx, op)
+	return hardware.Touching(ctx, t.touch, hardware.TouchPolicy(ki.TouchPolicy), func() ([]byte, error) { return k.ECDH(peer) })
 }
 
 // ECDH computes the P-256 shared secret (x coordinate) of slot's key and
 // peer, verifying pin in the same session if the PIN policy needs it. It
-// blocks while the key waits for a touch.
+// blocks while the key waits for a touch, calling the touch prompt first.
 func (t *Token) ECDH(ctx context.Context, slot hardware.Slot, peer *ecdh.PublicKey, pin string) ([]byte, error) {
 	ps, err := pivSlot(slot)
 	if err != nil {
@@ -285,11 +318,11 @@ func (t *Token) ECDH(ctx context.Context, slot hardware.Slot, peer *ecdh.PublicK
 	}
 	var shared []byte
 	err = t.do(ctx, "key agreement with slot "+slot.String(), func(yk *gopiv.YubiKey) error {
-		k, tp, err := privateKey(yk, ps, pin)
+		ki, err := yk.KeyInfo(ps)
 		if err != nil {
 			return err
 		}
-		shared, err = touching(ctx, tp, func() ([]byte, error) { return k.ECDH(peer) })
+		shared, err = t.ecdh(ctx, yk, ps, ki, peer, pin, false)
 		return err
 	})
 	return shared, err
@@ -305,11 +338,17 @@ func (t *Token) Sign(ctx context.Context, slot hardware.Slot, digest []byte, pin
 	}
 	var sig []byte
 	err = t.do(ctx, "signing with slot "+slot.String(), func(yk *gopiv.YubiKey) error {
-		k, tp, err := privateKey(yk, ps, pin)
+		ki, err := yk.KeyInfo(ps)
 		if err != nil {
 			return err
 		}
-		sig, err = touching(ctx, tp, func() ([]byte, error) { return k.Sign(rand.Reader, digest, crypto.SHA256) })
+		k, err := privateKey(yk, ps, ki, pin, false)
+		if err != nil {
+			return err
+		}
+		sig, err = hardware.Touching(ctx, t.touch, hardware.TouchPolicy(ki.TouchPolicy), func() ([]byte, error) {
+			return k.Sign(rand.Reader, digest, crypto.SHA256)
+		})
 		return err
 	})
 	return sig, err

@@ -104,7 +104,7 @@ func (s *Station) scan(prev map[string]watched) (map[string]watched, []Event) {
 		switch {
 		case err == nil:
 			next[r] = watched{serial: sn, events: st.events}
-			s.remember(r, sn)
+			s.rememberAt(r, sn, st)
 		case errors.Is(err, ErrBusy):
 			if known {
 				next[r] = watched{serial: old.serial, events: old.events, stale: true}

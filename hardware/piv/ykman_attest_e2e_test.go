@@ -4,12 +4,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"breakglass/hardware"
 	"breakglass/hardware/piv"
+	"breakglass/internal/attest"
 )
 
 // TestYkmanAttestationVerifies: a key generated and attested with Yubico's
@@ -26,11 +28,11 @@ func TestYkmanAttestationVerifies(t *testing.T) {
 
 	slot, device := readCert(t, att), readCert(t, f9)
 	pubKey := readPub(t, pub)
-	roots, err := piv.LoadRoots("../../testdata/attestation-root.pem")
+	trust, err := attest.LoadTestTrust("../../testdata/attestation-root.pem")
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := piv.AttestationVerifier{Roots: roots, TestRoot: true}.VerifyKey(
+	a, err := piv.AttestationVerifier{Trust: trust}.VerifyKey(
 		hardware.Attestation{Device: device, Slot: slot}, serialBench, hardware.SlotAuthentication, pubKey)
 	if err != nil {
 		t.Fatalf("ykman's attestation does not verify against the test root: %v", err)
@@ -38,7 +40,7 @@ func TestYkmanAttestationVerifies(t *testing.T) {
 	if a.Serial != serialBench || a.Slot != hardware.SlotAuthentication || !a.TestRoot {
 		t.Errorf("attested %+v, want serial %d slot 9a test root", a, serialBench)
 	}
-	if _, err := (piv.AttestationVerifier{}).Verify(hardware.Attestation{Device: device, Slot: slot}); err == nil {
+	if _, err := (piv.AttestationVerifier{}).Verify(hardware.Attestation{Device: device, Slot: slot}); !errors.Is(err, attest.ErrUntrusted) {
 		t.Error("the Yubico roots accepted a key attested by the TEST root")
 	}
 }

@@ -32,14 +32,51 @@ func check(o Options) error {
 		return fmt.Errorf("starting test station: base port %d out of range", o.BasePort)
 	}
 	for _, p := range []string{"pcscd", "unshare", "ykman"} {
-		if _, err := exec.LookPath(p); err != nil {
-			return fmt.Errorf("starting test station: %w: %s not found (make deps installs it)", ErrUnavailable, p)
+		if _, err := lookPath(p); err != nil {
+			return fmt.Errorf("starting test station: %w: %s not found in $PATH or /usr/sbin (make deps installs it)", ErrUnavailable, p)
 		}
 	}
 	if _, err := os.Stat(DriverPath); err != nil {
 		return fmt.Errorf("starting test station: %w: vpcd driver: %w (install vsmartcard-vpcd; make deps)", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// lookPath finds a program in $PATH, then in /usr/sbin and /sbin, which a
+// non-root user's $PATH often lacks (Debian installs pcscd in /usr/sbin).
+func lookPath(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if p, err2 := exec.LookPath(filepath.Join(dir, name)); err2 == nil {
+			return p, nil
+		}
+	}
+	return "", err
+}
+
+// unshareArgs are the unshare(1) options that give pcscd a private mount
+// namespace for the user euid: root needs only --mount; anyone else first
+// gets a user namespace mapping them to root, in which mount --bind is
+// allowed. Files pcscd creates stay owned by the caller outside.
+func unshareArgs(euid int) []string {
+	args := []string{"--mount", "--propagation", "private"}
+	if euid != 0 {
+		args = append([]string{"--user", "--map-root-user"}, args...)
+	}
+	return args
+}
+
+// namespaceHint says what a failed unshare or mount needs, for euid.
+func namespaceHint(euid int) string {
+	if euid == 0 {
+		return "root needs CAP_SYS_ADMIN for unshare -m and mount --bind"
+	}
+	return "not root: unshare -U -r -m needs unprivileged user namespaces " +
+		"(sysctl user.max_user_namespaces > 0, kernel.unprivileged_userns_clone=1 where it exists, " +
+		"and no container seccomp or AppArmor rule refusing unshare); or run as root"
 }
 
 // freePorts finds n consecutive free TCP ports on 127.0.0.1.

@@ -19,9 +19,15 @@
 //	key 3  "Yubico YubiKey OTP+CCID 00 00"
 //	key 4  "Yubico YubiKey CCID 00 00"
 //
-// It needs root (or CAP_SYS_ADMIN) for unshare -m and mount --bind, and
-// the Debian packages pcscd, vsmartcard-vpcd and yubikey-manager (ykman
-// is how the station checks what pcscd sees).
+// pcscd 1.9 has /run/pcscd compiled in (only the client library honours
+// PCSCLITE_CSOCK_NAME), so the station bind-mounts its own directory over
+// /run in a private mount namespace. Root gets one with unshare -m; any
+// other user gets a user namespace too (unshare -U -r -m: root inside, the
+// caller's own uid outside), which needs unprivileged user namespaces
+// (user.max_user_namespaces > 0, and kernel.unprivileged_userns_clone = 1
+// where that sysctl exists). Either way it needs the Debian packages
+// pcscd, vsmartcard-vpcd and yubikey-manager (ykman is how the station
+// checks what pcscd sees).
 package station
 
 import (
@@ -171,15 +177,21 @@ func Start(ctx context.Context, o Options) (*Station, error) {
 
 // startPCSCD runs pcscd in a private mount namespace in which Dir/run is
 // mounted over /run, so its socket lands in Dir/run/pcscd, and waits for
-// the socket. The caller holds no lock.
+// the socket. Not as root, the mount namespace belongs to a new user
+// namespace in which the caller is root (see unshareArgs). The caller holds
+// no lock.
 func (s *Station) startPCSCD(ctx context.Context) error {
 	os.Remove(s.sock)
 	flags := ""
 	if s.debug {
 		flags = " --debug --apdu"
 	}
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
-		`mount --bind "$1" /run && exec pcscd --foreground`+flags+` --config "$2"`, "sh", s.run, s.conf)
+	pcscd, err := lookPath("pcscd")
+	if err != nil {
+		return fmt.Errorf("starting pcscd: %w: %w", ErrUnavailable, err)
+	}
+	cmd := exec.Command("unshare", append(unshareArgs(os.Geteuid()), "sh", "-c",
+		`mount --bind "$1" /run && exec "$3" --foreground`+flags+` --config "$2"`, "sh", s.run, s.conf, pcscd)...)
 	logPath := filepath.Join(s.dir, "pcscd.log")
 	p, err := spawn(cmd, logPath)
 	if err != nil {
@@ -201,7 +213,7 @@ func (s *Station) startPCSCD(ctx context.Context) error {
 			log, _ := os.ReadFile(logPath)
 			err := fmt.Errorf("pcscd exited: %v: %s", p.err, strings.TrimSpace(string(log)))
 			if strings.Contains(string(log), "unshare") || strings.Contains(string(log), "mount") {
-				err = fmt.Errorf("%w: %w (needs root: unshare -m and mount --bind)", ErrUnavailable, err)
+				err = fmt.Errorf("%w: %w (%s)", ErrUnavailable, err, namespaceHint(os.Geteuid()))
 			}
 			return fmt.Errorf("starting pcscd: %w", err)
 		case <-tick.C:

@@ -33,13 +33,11 @@ func testRunDir() string {
 // 10000002, … by position. BREAKGLASS_PCSCD_DEBUG=1 logs APDUs to
 // pcscd.log; BREAKGLASS_STATION_DIR=DIR keeps the station files in DIR.
 //
-// If the station cannot start the test fails; it is skipped only when the
-// machine plainly cannot run one (not root and CI unset), with the reason.
+// If the station cannot start the test fails, saying what is missing; it
+// is never skipped (a suite whose end-to-end tests did not run must not
+// report PASS). Callers skip only in -short mode.
 func ForTest(t testing.TB, keys ...KeySpec) *Station {
 	t.Helper()
-	if os.Geteuid() != 0 && os.Getenv("CI") == "" {
-		t.Skip("skipping: the PC/SC test station needs root (unshare -m, mount --bind) and CI is unset; run as root or in CI")
-	}
 	if len(keys) == 0 {
 		keys = []KeySpec{{}}
 	}

@@ -4,8 +4,9 @@
 //
 // Run(t, newToken) calls newToken once per subtest; each token must start in
 // factory state: PIN 123456 with 3 retries, the default management key, all
-// slots empty. Touch policies are exercised only with "never" so the suite
-// never waits for a (simulated) touch.
+// slots empty, and a simulated touch that takes no time (the touch tests use
+// "always" and "cached" slots and count prompts, never time). Every Token
+// must also implement hardware.Sessioner.
 package tokentest
 
 import (
@@ -54,6 +55,9 @@ var cases = []struct {
 	{"WrongManagementKey", testWrongManagementKey},
 	{"NoProtectedManagementKey", testNoProtectedKey},
 	{"CancelledContext", testCancelled},
+	{"Session", testSession},
+	{"SessionErrors", testSessionErrors},
+	{"TouchPrompt", testTouchPrompt},
 }
 
 const (

@@ -13,16 +13,22 @@ import (
 
 // token is the in-process hardware.Token over a Card.
 type token struct {
-	c *Card
+	c     *Card
+	touch hardware.TouchCache
 }
 
-var _ hardware.Token = (*token)(nil)
+var (
+	_ hardware.Token     = (*token)(nil)
+	_ hardware.Sessioner = (*token)(nil)
+)
 
 // NewToken returns a hardware.Token that drives c with real APDUs, the way
 // piv-go drives a YubiKey: each operation selects the PIV applet (which
 // forgets earlier PIN verification), runs as one atomic transaction on the
 // card, and maps status words to the hardware package's errors.
-func NewToken(c *Card) hardware.Token { return &token{c: c} }
+func NewToken(c *Card) hardware.Token {
+	return &token{c: c, touch: hardware.TouchCache{Now: c.cfg.Now}}
+}
 
 // run executes f in one transaction after selecting the PIV applet.
 func (t *token) run(ctx context.Context, f func(cl *client) error) error {
@@ -160,53 +166,58 @@ func (t *token) Attest(ctx context.Context, slot hardware.Slot) (hardware.Attest
 	return a, nil
 }
 
-// keyOp runs a GENERAL AUTHENTICATE on slot after the PIN step its policy
-// needs, waiting for a touch when the policy asks for one.
-func (t *token) keyOp(ctx context.Context, slot hardware.Slot, pin string, check func(alg byte) error, tlv []byte) ([]byte, error) {
-	return hardware.AwaitTouch(ctx, func() ([]byte, error) {
-		var out []byte
-		err := t.run(ctx, func(cl *client) error {
-			ki, alg, err := cl.keyInfo(slot)
-			if err != nil {
-				return err
-			}
-			if err := check(alg); err != nil {
-				return err
-			}
-			if err := cl.pinStep(ki.PIN, pin); err != nil {
-				return err
-			}
-			resp, err := cl.do(0x87, alg, byte(slot), enc(0x7c, []byte{0x82, 0x00}, tlv))
-			if err != nil {
-				return err
-			}
-			tag, inner, _, err := readTLV(resp)
-			if err != nil || tag != 0x7c {
-				return errors.New("malformed answer")
-			}
-			tag, out, _, err = readTLV(inner)
-			if err != nil || tag != 0x82 {
-				return errors.New("malformed answer")
-			}
-			return nil
-		})
-		return out, err
+// keyOp runs a GENERAL AUTHENTICATE on slot in cl's transaction after the
+// PIN step its policy needs, calling the touch prompt right before the
+// command when the key will wait for a touch. ki is the slot's metadata.
+func (t *token) keyOp(ctx context.Context, cl *client, ki hardware.KeyInfo, alg byte, pin string, pinDone bool, tlv []byte) ([]byte, error) {
+	if !(pinDone && ki.PIN == hardware.PINPolicyOnce) {
+		if err := cl.pinStep(ki.PIN, pin); err != nil {
+			return nil, err
+		}
+	}
+	return hardware.Touching(ctx, &t.touch, ki.Touch, func() ([]byte, error) {
+		resp, err := cl.do(0x87, alg, byte(ki.Slot), enc(0x7c, []byte{0x82, 0x00}, tlv))
+		if err != nil {
+			return nil, err
+		}
+		tag, inner, _, err := readTLV(resp)
+		if err != nil || tag != 0x7c {
+			return nil, errors.New("malformed answer")
+		}
+		tag, out, _, err := readTLV(inner)
+		if err != nil || tag != 0x82 {
+			return nil, errors.New("malformed answer")
+		}
+		return out, nil
 	})
+}
+
+// checkAgreement refuses a key agreement between alg's key and peer.
+func checkAgreement(alg byte, peer *ecdh.PublicKey) error {
+	if peer == nil {
+		return errors.New("key agreement needs a peer public key")
+	}
+	want := map[byte]ecdh.Curve{algP256: ecdh.P256(), algP384: ecdh.P384(), algX25519: ecdh.X25519()}[alg]
+	if want == nil || peer.Curve() != want {
+		return fmt.Errorf("the %s key in this slot cannot agree with a %v peer key", algNames[alg], peer.Curve())
+	}
+	return nil
 }
 
 // ECDH computes the shared secret between slot's key and peer.
 func (t *token) ECDH(ctx context.Context, slot hardware.Slot, peer *ecdh.PublicKey, pin string) ([]byte, error) {
-	if peer == nil {
-		return nil, errors.New("key agreement needs a peer public key")
-	}
-	check := func(alg byte) error {
-		want := map[byte]ecdh.Curve{algP256: ecdh.P256(), algP384: ecdh.P384(), algX25519: ecdh.X25519()}[alg]
-		if want == nil || peer.Curve() != want {
-			return fmt.Errorf("the %s key in this slot cannot agree with a %v peer key", algNames[alg], peer.Curve())
+	var out []byte
+	err := t.run(ctx, func(cl *client) error {
+		ki, alg, err := cl.keyInfo(slot)
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	out, err := t.keyOp(ctx, slot, pin, check, enc(0x85, peer.Bytes()))
+		if err := checkAgreement(alg, peer); err != nil {
+			return err
+		}
+		out, err = t.keyOp(ctx, cl, ki, alg, pin, false, enc(0x85, peer.Bytes()))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("key agreement with slot %s of key %d: %w", slot, t.c.Serial(), err)
 	}
@@ -215,15 +226,112 @@ func (t *token) ECDH(ctx context.Context, slot hardware.Slot, peer *ecdh.PublicK
 
 // Sign signs digest with slot's key (ASN.1 DER ECDSA for EC keys).
 func (t *token) Sign(ctx context.Context, slot hardware.Slot, digest []byte, pin string) ([]byte, error) {
-	check := func(alg byte) error {
+	var out []byte
+	err := t.run(ctx, func(cl *client) error {
+		ki, alg, err := cl.keyInfo(slot)
+		if err != nil {
+			return err
+		}
 		if alg == algX25519 {
 			return errors.New("an X25519 key cannot sign")
 		}
-		return nil
-	}
-	out, err := t.keyOp(ctx, slot, pin, check, enc(0x81, digest))
+		out, err = t.keyOp(ctx, cl, ki, alg, pin, false, enc(0x81, digest))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("signing with slot %s of key %d: %w", slot, t.c.Serial(), err)
+	}
+	return out, nil
+}
+
+// Session runs f in one transaction on the card: PIV applet selected once,
+// serial read once. It implements hardware.Sessioner.
+func (t *token) Session(ctx context.Context, f func(s hardware.Session) error) error {
+	err := t.run(ctx, func(cl *client) error {
+		sn, err := cl.do(0xf8, 0, 0, nil)
+		if err != nil || len(sn) != 4 {
+			return fmt.Errorf("reading serial: %w", errors.Join(err, errors.New("malformed answer")))
+		}
+		if got := uint32(sn[0])<<24 | uint32(sn[1])<<16 | uint32(sn[2])<<8 | uint32(sn[3]); got != t.c.Serial() {
+			return fmt.Errorf("the card answers as serial %d: %w", got, hardware.ErrRemoved)
+		}
+		return f(&session{t: t, cl: cl, ctx: ctx, slots: map[hardware.Slot]slotMeta{}})
+	})
+	if err != nil {
+		return fmt.Errorf("card session on key %d: %w", t.c.Serial(), err)
+	}
+	return nil
+}
+
+// slotMeta is a slot's metadata read in a session.
+type slotMeta struct {
+	ki  hardware.KeyInfo
+	alg byte
+}
+
+// session is one hardware.Session over a transaction of the card.
+type session struct {
+	t        *token
+	cl       *client
+	ctx      context.Context
+	verified bool
+	slots    map[hardware.Slot]slotMeta
+}
+
+var _ hardware.Session = (*session)(nil)
+
+func (s *session) PINRetries() (int, error) {
+	if s.verified {
+		return hardware.RetriesUnknown, nil
+	}
+	_, err := s.cl.do(0x20, 0x00, 0x80, nil)
+	var pe *hardware.PINError
+	switch {
+	case err == nil:
+		return hardware.RetriesUnknown, nil
+	case errors.As(err, &pe):
+		return pe.Retries, nil
+	case errors.Is(err, hardware.ErrPINBlocked):
+		return 0, nil
+	}
+	return 0, fmt.Errorf("reading PIN retries: %w", err)
+}
+
+func (s *session) meta(slot hardware.Slot) (slotMeta, error) {
+	if m, ok := s.slots[slot]; ok {
+		return m, nil
+	}
+	ki, alg, err := s.cl.keyInfo(slot)
+	if err != nil {
+		return slotMeta{}, fmt.Errorf("reading slot %s: %w", slot, err)
+	}
+	m := slotMeta{ki: ki, alg: alg}
+	s.slots[slot] = m
+	return m, nil
+}
+
+func (s *session) KeyInfo(slot hardware.Slot) (hardware.KeyInfo, error) {
+	m, err := s.meta(slot)
+	return m.ki, err
+}
+
+func (s *session) ECDH(slot hardware.Slot, peer *ecdh.PublicKey, pin string) ([]byte, error) {
+	if err := s.ctx.Err(); err != nil {
+		return nil, err
+	}
+	m, err := s.meta(slot)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAgreement(m.alg, peer); err != nil {
+		return nil, fmt.Errorf("key agreement with slot %s: %w", slot, err)
+	}
+	out, err := s.t.keyOp(s.ctx, s.cl, m.ki, m.alg, pin, s.verified, enc(0x85, peer.Bytes()))
+	if err == nil && m.ki.PIN != hardware.PINPolicyNever {
+		s.verified = true // the PIN step passed and stays passed in this transaction
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key agreement with slot %s: %w", slot, err)
 	}
 	return out, nil
 }

@@ -142,9 +142,9 @@ func TestTokenAttestImportedKey(t *testing.T) {
 }
 
 func TestTokenTouchPrompt(t *testing.T) {
-	// The touch prompt fires from hardware.AwaitTouch's timer while the card
-	// "waits"; here the card's Sleep blocks until the prompt has fired, so
-	// the test needs no timing assumptions beyond AwaitTouch's own delay.
+	// The touch prompt fires right before the command the card holds for a
+	// touch; here the card's Sleep blocks until the prompt has fired, so a
+	// prompt that came late (or never) would hang the test, not pass it.
 	prompted := make(chan struct{})
 	c, err := New(Config{Serial: 99, TouchDelay: time.Hour, Sleep: func(time.Duration) { <-prompted }})
 	if err != nil {

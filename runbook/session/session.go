@@ -21,6 +21,7 @@ import (
 	"slices"
 	"time"
 
+	"breakglass/internal/events"
 	"breakglass/runbook"
 )
 
@@ -33,42 +34,21 @@ type Recorder interface {
 // ActorSystem is the actor of events the engine records on its own behalf.
 const ActorSystem = "system"
 
-// Phase is where a session is.
-type Phase int
+// Phase is where a session is (internal/events.Phase: it is recorded in
+// session.aborted).
+type Phase = events.Phase
 
 // Phases in order; Aborted can follow any phase before Locked.
 const (
-	PhasePreflight Phase = iota
-	PhaseDeclare
-	PhaseQuorum
-	PhaseSteps
-	PhaseCloseOut
-	PhaseSign
-	PhaseLocked
-	PhaseAborted
+	PhasePreflight = events.PhasePreflight
+	PhaseDeclare   = events.PhaseDeclare
+	PhaseQuorum    = events.PhaseQuorum
+	PhaseSteps     = events.PhaseSteps
+	PhaseCloseOut  = events.PhaseCloseOut
+	PhaseSign      = events.PhaseSign
+	PhaseLocked    = events.PhaseLocked
+	PhaseAborted   = events.PhaseAborted
 )
-
-var phaseNames = []string{"preflight", "declare", "quorum", "steps", "closeout", "sign", "locked", "aborted"}
-
-func (p Phase) String() string {
-	if p >= 0 && int(p) < len(phaseNames) {
-		return phaseNames[p]
-	}
-	return fmt.Sprintf("Phase(%d)", int(p))
-}
-
-// MarshalText writes the phase name.
-func (p Phase) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
-
-// UnmarshalText reads a phase name.
-func (p *Phase) UnmarshalText(b []byte) error {
-	i := slices.Index(phaseNames, string(b))
-	if i < 0 {
-		return fmt.Errorf("unknown phase %q", b)
-	}
-	*p = Phase(i)
-	return nil
-}
 
 // Errors returned by the engine; test with errors.Is. Step errors come from
 // package runbook (runbook.ErrNotCurrent, runbook.ErrIncomplete, ...).

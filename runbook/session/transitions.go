@@ -334,3 +334,12 @@ func (d *Aborted) apply(s *Session) {
 	s.aborted = &a
 	s.phase = PhaseAborted
 }
+
+// CheckConfirm reports whether Confirm(stepID, custodian) would be accepted
+// now, without recording anything. A caller that journals evidence of the
+// confirmation first (a custodian's signature) checks with it, so nothing
+// is recorded for a confirmation the session then refuses.
+func (s *Session) CheckConfirm(stepID, custodian string) error {
+	d := &StepEvent{At: s.clock(), Event: runbook.Event{Type: runbook.EventStepConfirmed, Step: stepID, Custodian: custodian}}
+	return d.validate(s)
+}

@@ -7,12 +7,32 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 t=${FUZZTIME:-20000x}
+
+# crasher prints the failing input the fuzzer wrote, in full, so that a
+# finding can be reproduced from the CI log alone: the corpus file as is,
+# a hex dump, and a base64 line to recreate it byte for byte.
+crasher() {
+  local dir=$1 pkg=$2 f=$3 rel file found=0
+  for rel in $(grep -o 'testdata/fuzz/[^ ]*' /tmp/fuzz.$$.log | sort -u); do
+    file=$dir/$rel
+    [ -f "$file" ] || continue
+    echo "fuzz: ---- failing input $rel ($(wc -c <"$file") bytes) ----"
+    cat "$file"
+    echo "fuzz: ---- hex ----"
+    od -A x -t x1z -v "$file"
+    echo "fuzz: ---- to reproduce: ----"
+    echo "mkdir -p $(dirname "${dir#"$PWD"/}/$rel") && echo '$(base64 -w0 "$file")' | base64 -d > ${dir#"$PWD"/}/$rel"
+    echo "go test -run='^$f/$(basename "$rel")\$' $pkg"
+    found=1
+  done
+  [ $found = 1 ] || echo "fuzz: $pkg $f failed without writing a failing input (see the log above)"
+}
 n=0
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     echo "fuzz: $pkg $f ($t)"
-    go test -run='^$' -fuzz="^$f\$" -fuzztime="$t" -fuzzminimizetime=1s "$pkg" >/tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; exit 1; }
+    go test -run='^$' -fuzz="^$f\$" -fuzztime="$t" -fuzzminimizetime=1s "$pkg" >/tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; crasher "$dir" "$pkg" "$f"; exit 1; }
     n=$((n+1))
   done
 done

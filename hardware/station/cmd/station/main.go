@@ -1,6 +1,7 @@
 // Command station runs a private PC/SC test station (hardware/station): its
 // own pcscd with virtual YubiKeys, for `make demo` and manual testing. It
-// needs root (unshare -m, mount --bind).
+// runs as root (unshare -m) or as any user where unprivileged user
+// namespaces are allowed (unshare -U -r -m).
 //
 // Usage:
 //
@@ -49,7 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: station --dir DIR [--keys N]
 
-Runs a private pcscd with N virtual YubiKeys until SIGTERM or SIGINT (needs root).
+Runs a private pcscd with N virtual YubiKeys until SIGTERM or SIGINT (root, or any user
+with unprivileged user namespaces).
 The export line appears on stdout once pcscd sees every key.
 
 Example:

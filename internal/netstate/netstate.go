@@ -1,4 +1,7 @@
-package main
+// Package netstate reads what preflight reports about a station's air gap
+// (live non-loopback interfaces, default routes) from /sys and /proc, so
+// checking it opens no socket.
+package netstate
 
 import (
 	"bufio"
@@ -10,18 +13,18 @@ import (
 	"strings"
 )
 
-// netState is what preflight reports about the station's air gap: live
-// non-loopback interfaces and default routes. It is read from /sys and
-// /proc only, so checking it opens no socket.
-type netState struct {
+// State is what preflight reports about the station's air gap: live
+// non-loopback interfaces and default routes.
+type State struct {
 	LiveInterfaces []string // non-loopback interfaces whose operstate is up (or unknown with carrier)
 	DefaultRoutes  []string // "eth0 (IPv4)", "eth0 (IPv6)"
 }
 
 // AirGapped reports whether nothing could carry traffic off the station.
-func (n netState) AirGapped() bool { return len(n.LiveInterfaces) == 0 && len(n.DefaultRoutes) == 0 }
+func (n State) AirGapped() bool { return len(n.LiveInterfaces) == 0 && len(n.DefaultRoutes) == 0 }
 
-func (n netState) String() string {
+// String describes the state in one line for preflight and the journal.
+func (n State) String() string {
 	if n.AirGapped() {
 		return "no live network interface and no default route"
 	}
@@ -35,10 +38,10 @@ func (n netState) String() string {
 	return strings.Join(parts, "; ")
 }
 
-// readNetState reads interface and route state below root ("/" in
+// Read reads interface and route state below root ("/" in
 // production, a fixture tree in tests).
-func readNetState(root fs.FS) (netState, error) {
-	var n netState
+func Read(root fs.FS) (State, error) {
+	var n State
 	links, err := fs.ReadDir(root, "sys/class/net")
 	if err != nil {
 		return n, fmt.Errorf("reading network interfaces: %w", err)
@@ -141,5 +144,5 @@ func readTrim(root fs.FS, name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// systemRoot is the real filesystem for readNetState.
-var systemRoot = os.DirFS("/")
+// System reads the state of the running station (the root filesystem).
+func System() (State, error) { return Read(os.DirFS("/")) }

@@ -1,4 +1,4 @@
-package main
+package console
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 	"breakglass/audit"
 	"breakglass/hardware"
 	"breakglass/hardware/vyk"
+	"breakglass/internal/attest"
+	"breakglass/internal/netstate"
 	"breakglass/runbook"
 	"breakglass/runbook/session"
 	"breakglass/ui"
@@ -59,6 +61,9 @@ type journeyFixture struct {
 	secrets   map[string]string
 	serials   []uint32
 	pins      map[uint32]string
+	// touchWait, if set, is what a virtual key waiting for a touch waits
+	// for (the test closes it when the touch notice fires).
+	touchWait chan struct{}
 }
 
 const demoTOTP = "otpauth://totp/AWS:root?secret=JBSWY3DPEHPK3PXP&issuer=AWS"
@@ -68,15 +73,11 @@ func newJourneyFixture(t *testing.T) *journeyFixture {
 	ctx := context.Background()
 	f := &journeyFixture{dir: t.TempDir(), station: &vykStation{tokens: map[uint32]hardware.Token{}, pulled: map[uint32]bool{}},
 		pins: map[uint32]string{}}
-	trust, testRoot, err := loadTrust("../../testdata/attestation-root.pem")
-	if err != nil || !testRoot {
-		t.Fatalf("loadTrust: %v %v", err, testRoot)
-	}
-	f.trust = trust
+	f.trust = testTrust(t)
 	var custodians []vault.Custodian
 	for i, name := range []string{"Alice Example", "Bob Example", "Carol Example"} {
 		serial := uint32(10000001 + i)
-		card, err := vyk.New(vyk.Config{Serial: serial, Sleep: func(time.Duration) {}})
+		card, err := vyk.New(vyk.Config{Serial: serial, Sleep: f.touch})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func newJourneyFixture(t *testing.T) *journeyFixture {
 		f.serials = append(f.serials, serial)
 		f.pins[serial] = hardware.DefaultPIN
 		c, err := vault.EnrolCustodian(ctx, tok, hardware.ManagementKey{Key: hardware.DefaultManagementKey}, name,
-			vault.EnrolOptions{PIN: hardware.DefaultPIN, Verify: trust})
+			vault.EnrolOptions{PIN: hardware.DefaultPIN, Verify: f.trust})
 		if err != nil {
 			t.Fatalf("enrol %s: %v", name, err)
 		}
@@ -115,43 +116,99 @@ func newJourneyFixture(t *testing.T) *journeyFixture {
 	if err := v.Save(f.vaultPath); err != nil {
 		t.Fatal(err)
 	}
-	f.rb, err = runbook.ParseFile("../../testdata/runbooks/cloud-root-recovery.md")
+	f.rb, err = runbook.ParseFile("../testdata/runbooks/cloud-root-recovery.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-// engine starts a console engine on a fresh journal, as "breakglass console" does.
-func (f *journeyFixture) engine(t *testing.T, drill bool) *consoleEngine {
+// touch is the virtual keys' touch wait: none, unless a test set touchWait;
+// then it waits for the touch notice (at most a minute, so a missing notice
+// fails the test instead of hanging it).
+func (f *journeyFixture) touch(time.Duration) {
+	if f.touchWait == nil {
+		return
+	}
+	select {
+	case <-f.touchWait:
+	case <-time.After(time.Minute):
+	}
+}
+
+// engine starts a service on a fresh journal, as "breakglass console" does.
+func (f *journeyFixture) engine(t *testing.T, drill bool) *Service {
+	t.Helper()
+	return f.engineWith(t, func(c *Config) { c.Drill = drill })
+}
+
+// config is the Config "breakglass console" would build for the fixture.
+func (f *journeyFixture) config(t *testing.T) Config {
 	t.Helper()
 	v, err := vault.Load(f.vaultPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := &consoleEngine{station: f.station, vault: v, vaultPath: f.vaultPath, trust: f.trust, testRoot: true,
-		now: time.Now, binary: binaryInfo{Version: "test", SHA256: strings.Repeat("ab", 32)}, exportDir: filepath.Join(f.dir, "export"),
-		acked: map[string]string{}}
-	if err := os.MkdirAll(eng.exportDir, 0o700); err != nil {
+	export := filepath.Join(f.dir, "export")
+	if err := os.MkdirAll(export, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	id := newSessionID(time.Now())
-	st := audit.StationData{BinaryVersion: "test", BinarySHA256: eng.binary.SHA256, VaultFingerprint: v.Fingerprint(),
-		AttestationRoot: "TEST/non-production: breakglass TEST ONLY attestation root"}
-	j, err := audit.Create(filepath.Join(f.dir, id+".journal"), id, st, audit.Config{})
+	return Config{
+		Vault: v, VaultPath: f.vaultPath, Runbook: f.rb, Station: f.station,
+		Trust: f.trust, TestRoot: true, AttestationRoot: "TEST/non-production: breakglass TEST ONLY attestation root",
+		Guards:   Guards{Summary: []string{"core dumps disabled: on"}, Protected: true},
+		NetState: func() (netstate.State, error) { return netstate.State{}, nil },
+		Binary:   Binary{Version: "test", SHA256: strings.Repeat("ab", 32)},
+		Now:      time.Now, StateDir: f.dir, ExportDir: export, Window: time.Hour,
+	}
+}
+
+// engineWith starts a service on a fresh journal with the fixture's
+// Config changed by edit.
+func (f *journeyFixture) engineWith(t *testing.T, edit func(*Config)) *Service {
+	t.Helper()
+	cfg := f.config(t)
+	edit(&cfg)
+	svc, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { j.Close() })
-	if _, err := j.Append("breakglass", audit.TypeStation, st); err != nil {
-		t.Fatal(err)
-	}
-	s, err := session.New(session.Config{Runbook: f.rb, Recorder: journalRecorder{j}, Now: time.Now, Threshold: 2, Window: time.Hour, Drill: drill})
+	t.Cleanup(func() { svc.Close() })
+	return svc
+}
+
+// testTrust trusts the repository's TEST attestation root, as
+// --attestation-root does.
+func testTrust(t *testing.T) vault.VerifyOptions {
+	t.Helper()
+	tr, err := attest.LoadTestTrust("../testdata/attestation-root.pem")
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng.journal, eng.sess, eng.sessionID, eng.unlock = j, s, id, v.Unlocker(f.trust)
-	return eng
+	return vault.VerifyOptions{Trust: tr}
+}
+
+// auditorOptions are what "breakglass verify --vault --attestation-root"
+// checks a report with.
+func (f *journeyFixture) auditorOptions(t *testing.T) audit.VerifyOptions {
+	t.Helper()
+	opts := audit.VerifyOptions{Trust: testTrust(t).Trust, NonProduction: true}
+	vlt, err := vault.Load(f.vaultPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &audit.Roster{Threshold: vlt.Roster.Policy.Threshold}
+	for _, cu := range vlt.Roster.Custodians {
+		for _, k := range cu.Keys {
+			pub, _, err := signingMaterial(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Members = append(r.Members, audit.RosterMember{ID: cu.ID, Serial: k.Serial, SigningKey: pub})
+		}
+	}
+	opts.Roster = r
+	return opts
 }
 
 func must(t *testing.T, err error) {
@@ -162,7 +219,7 @@ func must(t *testing.T, err error) {
 }
 
 // runSteps completes every runbook step, revealing each secret a step names.
-func runSteps(t *testing.T, eng *consoleEngine, revealed map[string][]byte) {
+func runSteps(t *testing.T, eng *Service, revealed map[string][]byte) {
 	t.Helper()
 	ctx := context.Background()
 	for i, st := range eng.Steps() {
@@ -235,7 +292,7 @@ func TestConsoleJourney(t *testing.T) {
 	if _, err := eng.AddCustodian(ctx, f.serials[1], "999999"); !errors.As(err, &wp) || wp.Retries != 2 {
 		t.Fatalf("wrong PIN: %v", err)
 	}
-	if last := eng.journal.Entries()[eng.journal.Len()-1]; last.Type != eventPINRejected || strings.Contains(string(last.Data), "999999") {
+	if last := lastEntry(eng); last.Type != eventPINRejected || strings.Contains(string(last.Data), "999999") {
 		t.Errorf("wrong PIN journaled as %s %s", last.Type, last.Data)
 	}
 	if _, err := eng.AddCustodian(ctx, 424242, "123456"); !errors.Is(err, ui.ErrKeyRemoved) {
@@ -254,29 +311,7 @@ func TestConsoleJourney(t *testing.T) {
 			t.Errorf("revealed %s = %q", name, revealed[name])
 		}
 	}
-	// Every confirmation is a signature by the custodian's enrolled key.
-	confirmations := 0
-	for _, e := range eng.journal.Entries() {
-		if e.Type != audit.TypeConfirmationSigned {
-			continue
-		}
-		confirmations++
-		var d struct {
-			Serial    uint32 `json:"serial"`
-			Digest    string `json:"digest"`
-			Signature []byte `json:"signature"`
-		}
-		must(t, json.Unmarshal(e.Data, &d))
-		_, key, ok := eng.vault.KeyBySerial(d.Serial)
-		pub, _, err := signingMaterial(key)
-		digest, _ := hex.DecodeString(d.Digest)
-		if !ok || err != nil || !ecdsa.VerifyASN1(pub, digest, d.Signature) {
-			t.Errorf("confirmation %d does not verify with key %d's roster signing key", e.Seq, d.Serial)
-		}
-	}
-	if confirmations == 0 {
-		t.Error("no signed step confirmation in the journal")
-	}
+	checkConfirmations(t, eng)
 	if rot := eng.MustRotate(); len(rot) != 3 {
 		t.Errorf("must rotate %v, want the three revealed", rot)
 	}
@@ -287,25 +322,22 @@ func TestConsoleJourney(t *testing.T) {
 		}
 		must(t, eng.AnswerCloseOut(q.ID, ans))
 	}
-	if _, err := eng.Export(ctx, eng.exportDir); !errors.Is(err, session.ErrNotEnoughSigners) {
+	if _, err := eng.Export(ctx, eng.cfg.ExportDir); !errors.Is(err, session.ErrNotEnoughSigners) {
 		t.Fatalf("export before signatures: %v", err)
 	}
 	must(t, eng.Sign(ctx, f.serials[0], "123456"))
-	if _, err := eng.Export(ctx, eng.exportDir); err == nil {
+	if _, err := eng.Export(ctx, eng.cfg.ExportDir); err == nil {
 		t.Fatal("export with one signature succeeded")
 	}
 	must(t, eng.Sign(ctx, f.serials[1], "123456"))
-	files, err := eng.Export(ctx, eng.exportDir)
+	files, err := eng.Export(ctx, eng.cfg.ExportDir)
 	must(t, err)
 	sum := eng.Lock()
 	if !sum.Wiped || len(sum.Exported) != 2 {
 		t.Fatalf("lock summary %+v", sum)
 	}
 
-	vo := verifyOptions{Vault: f.vaultPath, AttestationRoot: "../../testdata/attestation-root.pem"}
-	opts, err := vo.options()
-	must(t, err)
-	verdict, err := audit.VerifyReportFile(files[0].Path, opts)
+	verdict, err := audit.VerifyReportFile(files[0].Path, f.auditorOptions(t))
 	if err != nil {
 		var buf bytes.Buffer
 		if verdict != nil {
@@ -314,21 +346,7 @@ func TestConsoleJourney(t *testing.T) {
 		t.Fatalf("report does not verify: %v\n%s", err, buf.String())
 	}
 
-	// Invariant 3: no file the session wrote holds a secret's bytes.
-	filepath.Walk(f.dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		b, _ := os.ReadFile(p)
-		for name, val := range f.secrets {
-			for _, piece := range strings.Split(strings.TrimSpace(val), "\n") {
-				if bytes.Contains(b, []byte(piece)) {
-					t.Errorf("%s contains secret %s", p, name)
-				}
-			}
-		}
-		return nil
-	})
+	scanForSecrets(t, f)
 	// The revealed secrets are burned in the vault until rotated.
 	v, err := vault.Load(f.vaultPath)
 	must(t, err)
@@ -377,13 +395,10 @@ func TestConsoleDrill(t *testing.T) {
 	}
 	must(t, eng.Sign(ctx, f.serials[1], "123456"))
 	must(t, eng.Sign(ctx, f.serials[2], "123456"))
-	files, err := eng.Export(ctx, eng.exportDir)
+	files, err := eng.Export(ctx, eng.cfg.ExportDir)
 	must(t, err)
 	eng.Lock()
-	vo := verifyOptions{Vault: f.vaultPath, AttestationRoot: "../../testdata/attestation-root.pem"}
-	opts, err := vo.options()
-	must(t, err)
-	verdict, err := audit.VerifyReportFile(files[0].Path, opts)
+	verdict, err := audit.VerifyReportFile(files[0].Path, f.auditorOptions(t))
 	if err != nil {
 		var buf bytes.Buffer
 		verdict.Print(&buf)
@@ -403,23 +418,55 @@ func TestConsoleDrill(t *testing.T) {
 	}
 }
 
-// TestConsoleNeedsTerminal: without a terminal the console says so and
-// leaves no journal behind that a later start would offer to resume.
-func TestConsoleNeedsTerminal(t *testing.T) {
-	f := newJourneyFixture(t)
-	state := t.TempDir()
-	r, w, err := os.Pipe()
-	must(t, err)
-	defer r.Close()
-	defer w.Close()
-	var out bytes.Buffer
-	code := run(context.Background(), []string{"console", "--vault", f.vaultPath, "--runbook", "../../testdata/runbooks/cloud-root-recovery.md",
-		"--state-dir", state, "--export", t.TempDir(), "--attestation-root", "../../testdata/attestation-root.pem"},
-		&env{stdin: r, stdout: &out, stderr: &out, getenv: func(string) string { return "" }, stdinFile: r})
-	if code != 1 || !strings.Contains(out.String(), "needs a terminal") {
-		t.Fatalf("exit %d: %s", code, out.String())
+// lastEntry is the session journal's last entry.
+func lastEntry(s *Service) audit.Entry {
+	e := s.journal.Entries()
+	return e[len(e)-1]
+}
+
+// checkConfirmations: every confirmation is a signature by the custodian's
+// enrolled key.
+func checkConfirmations(t *testing.T, eng *Service) {
+	t.Helper()
+	confirmations := 0
+	for _, e := range eng.journal.Entries() {
+		if e.Type != audit.TypeConfirmationSigned {
+			continue
+		}
+		confirmations++
+		var d struct {
+			Serial    uint32 `json:"serial"`
+			Digest    string `json:"digest"`
+			Signature []byte `json:"signature"`
+		}
+		must(t, json.Unmarshal(e.Data, &d))
+		_, key, ok := eng.vault.KeyBySerial(d.Serial)
+		pub, _, err := signingMaterial(key)
+		digest, _ := hex.DecodeString(d.Digest)
+		if !ok || err != nil || !ecdsa.VerifyASN1(pub, digest, d.Signature) {
+			t.Errorf("confirmation %d does not verify with key %d's roster signing key", e.Seq, d.Serial)
+		}
 	}
-	if names, _ := os.ReadDir(state); len(names) != 0 {
-		t.Errorf("state directory holds %v", names)
+	if confirmations == 0 {
+		t.Error("no signed step confirmation in the journal")
 	}
+}
+
+// scanForSecrets: invariant 3, no file the session wrote holds a secret's bytes.
+func scanForSecrets(t *testing.T, f *journeyFixture) {
+	t.Helper()
+	filepath.Walk(f.dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		for name, val := range f.secrets {
+			for _, piece := range strings.Split(strings.TrimSpace(val), "\n") {
+				if bytes.Contains(b, []byte(piece)) {
+					t.Errorf("%s contains secret %s", p, name)
+				}
+			}
+		}
+		return nil
+	})
 }

@@ -1,4 +1,4 @@
-package main
+package netstate
 
 import (
 	"reflect"
@@ -14,31 +14,31 @@ func TestReadNetStateNetns(t *testing.T) {
 	tests := []struct {
 		name string
 		fs   fstest.MapFS
-		want netState
+		want State
 	}{
 		{"own netns has only lo, host sysfs lists eth0 up", fstest.MapFS{
 			"sys/class/net/lo/operstate":   {Data: []byte("unknown\n")},
 			"sys/class/net/eth0/operstate": {Data: []byte("up\n")},
 			"proc/net/dev":                 {Data: []byte(dev + "    lo: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n")},
-		}, netState{}},
+		}, State{}},
 		{"own netns has a veth sysfs does not list", fstest.MapFS{
 			"sys/class/net/lo/operstate": {Data: []byte("unknown\n")},
 			"proc/net/dev":               {Data: []byte(dev + "    lo: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n  veth0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n")},
-		}, netState{LiveInterfaces: []string{"veth0"}}},
+		}, State{LiveInterfaces: []string{"veth0"}}},
 		{"sysfs and proc agree: sysfs state is used", fstest.MapFS{
 			"sys/class/net/lo/operstate":   {Data: []byte("unknown\n")},
 			"sys/class/net/eth0/operstate": {Data: []byte("down\n")},
 			"proc/net/dev":                 {Data: []byte(dev + "    lo: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n  eth0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n")},
-		}, netState{}},
+		}, State{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := readNetState(tt.fs)
+			got, err := Read(tt.fs)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("readNetState = %+v, want %+v", got, tt.want)
+				t.Errorf("Read = %+v, want %+v", got, tt.want)
 			}
 		})
 	}

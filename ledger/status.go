@@ -1,0 +1,345 @@
+package ledger
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"breakglass/audit"
+	"breakglass/vault"
+)
+
+// StatusFormat identifies the JSON of Status. Fields are only ever added
+// under this format; a renamed or removed field gets a new format.
+const StatusFormat = "breakglass-ledger-status/1"
+
+// DefaultDrillInterval is the drill interval of a vault whose signed policy
+// does not state one.
+const DefaultDrillInterval = 90 * 24 * time.Hour
+
+// Status is what the ledger knows, re-verified: `breakglass ledger status
+// --json` prints it. Times are RFC 3339 UTC; lists are never null.
+type Status struct {
+	Format    string        `json:"format"`    // StatusFormat
+	Generated string        `json:"generated"` // when this status was computed
+	Ledger    LedgerInfo    `json:"ledger"`
+	Vaults    []VaultStatus `json:"vaults"`     // in order of first import
+	OpenItems []OpenItem    `json:"open_items"` // every open item of every vault, and announcements no report matches
+	Notes     []string      `json:"notes"`      // limits of what could be checked
+}
+
+// LedgerInfo identifies the ledger state the status was computed from.
+type LedgerInfo struct {
+	Entries int    `json:"entries"`
+	Head    string `json:"head"` // hash of the last index entry
+}
+
+// VaultStatus is one vault (one roster fingerprint) and its sessions.
+type VaultStatus struct {
+	Fingerprint   string       `json:"fingerprint"`
+	RosterDigest  string       `json:"roster_digest"`
+	Verified      bool         `json:"verified"` // every imported copy verified again now
+	Problem       string       `json:"problem"`  // why not, when not verified
+	Copies        int          `json:"copies"`   // vault files imported with this fingerprint
+	Threshold     int          `json:"threshold"`
+	Custodians    int          `json:"custodians"`
+	DrillInterval int          `json:"drill_interval_days"`
+	DrillSource   string       `json:"drill_interval_source"` // "policy" or "default: …"
+	LastDrill     string       `json:"last_drill"`            // end of the newest verified drill, "" if none
+	DrillDue      string       `json:"drill_due"`
+	Seals         []SealRecord `json:"seals"` // newest seal record of each secret seen
+	Sessions      []Session    `json:"sessions"`
+}
+
+// Session is one imported report, as re-verified now.
+type Session struct {
+	ID            string          `json:"id"`
+	Entry         uint64          `json:"entry"` // the index entry that imported it
+	Mode          string          `json:"mode"`  // "live" or "drill" (rekey later)
+	Started       string          `json:"started"`
+	Ended         string          `json:"ended"`
+	Outcome       string          `json:"outcome"` // "completed" or "aborted"
+	AbortReason   string          `json:"abort_reason"`
+	Operator      string          `json:"operator"`
+	Ticket        string          `json:"ticket"`
+	WhatBroke     string          `json:"what_broke"`
+	Custodians    []SessionSigner `json:"custodians"`
+	Revealed      []Reveal        `json:"revealed"` // credentials shown (live) or checked (drill)
+	AnnounceCode  string          `json:"announce_code"`
+	AnnouncedBy   string          `json:"announced_by"` // "" when no announcement matches
+	Review        *ReviewStatus   `json:"review"`       // the latest review, null if none
+	Verified      bool            `json:"verified"`
+	NonProduction bool            `json:"non_production"`
+	Failed        []string        `json:"failed"` // failed checks, when not verified
+}
+
+// SessionSigner is a custodian of the session's quorum.
+type SessionSigner struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Serial uint32 `json:"serial"`
+}
+
+// Reveal is one credential decrypted in a session.
+type Reveal struct {
+	Name      string `json:"name"`
+	Step      string `json:"step"`
+	Mode      string `json:"mode"` // "show" (must be rotated) or "check" (drill)
+	Time      string `json:"time"`
+	SealedAt  string `json:"sealed_at"`  // the version revealed, when the report records it
+	RotatedAt string `json:"rotated_at"` // the first seal after the reveal seen in an imported vault, "" if none
+}
+
+// ReviewStatus is the latest review of a session.
+type ReviewStatus struct {
+	Entry    uint64 `json:"entry"`
+	Time     string `json:"time"`
+	Reviewer string `json:"reviewer"`
+	Decision string `json:"decision"`
+	Note     string `json:"note"`
+	Signed   bool   `json:"signed"` // false: "unsigned review"
+}
+
+// Open item kinds.
+const (
+	OpenUnrotated      = "unrotated"               // a revealed credential no imported vault shows re-sealed since
+	OpenUnreviewed     = "unreviewed"              // a session with no review
+	OpenFollowUp       = "follow-up"               // the latest review asked for a follow-up
+	OpenDrillOverdue   = "drill-overdue"           // no verified drill within the drill interval
+	OpenNoReport       = "announce-without-report" // an announced code no imported report matches
+	OpenNoAnnouncement = "report-without-announce" // a report whose code was never announced
+	OpenRollback       = "rollback"                // a secret version older than one already seen was revealed
+	OpenNotVerified    = "not-verified"            // a stored report or vault no longer verifies
+)
+
+// OpenItem is something an auditor must act on.
+type OpenItem struct {
+	Kind    string `json:"kind"`
+	Vault   string `json:"vault"`   // fingerprint, "" for an announcement no report matches
+	Session string `json:"session"` // "" when not about one session
+	Secret  string `json:"secret"`  // for unrotated and rollback
+	Since   string `json:"since"`   // when the item became open
+	Detail  string `json:"detail"`  // one sentence for a person
+}
+
+// drillInterval is the one place that reads a vault's drill interval. The
+// signed policy has no drill interval yet, so it is the default.
+func drillInterval(*vault.Vault) (time.Duration, string) {
+	return DefaultDrillInterval, "default: the vault's signed policy states no drill interval"
+}
+
+// ledgerState is the index decoded.
+type ledgerState struct {
+	vaults    map[string][]vaultCopy // by fingerprint, import order
+	order     []string               // fingerprints in first-import order
+	reports   []reportRef
+	reviews   map[string]ReviewStatus
+	announced map[string]announcement // by canonical code
+	codes     []string                // announced codes in order
+}
+
+type vaultCopy struct {
+	entry uint64
+	data  VaultData
+}
+
+type reportRef struct {
+	entry uint64
+	data  ReportData
+}
+
+type announcement struct {
+	by, time string
+	entry    uint64
+}
+
+func (l *Ledger) state() (*ledgerState, error) {
+	s := &ledgerState{vaults: map[string][]vaultCopy{}, reviews: map[string]ReviewStatus{}, announced: map[string]announcement{}}
+	for _, e := range l.entries {
+		var err error
+		switch e.Type {
+		case TypeVaultImported:
+			var d VaultData
+			if err = json.Unmarshal(e.Data, &d); err == nil {
+				if _, ok := s.vaults[d.Fingerprint]; !ok {
+					s.order = append(s.order, d.Fingerprint)
+				}
+				s.vaults[d.Fingerprint] = append(s.vaults[d.Fingerprint], vaultCopy{e.Seq, d})
+			}
+		case TypeReportImported:
+			var d ReportData
+			if err = json.Unmarshal(e.Data, &d); err == nil {
+				s.reports = append(s.reports, reportRef{e.Seq, d})
+			}
+		case TypeReview:
+			var d ReviewData
+			if err = json.Unmarshal(e.Data, &d); err == nil {
+				s.reviews[d.Session] = ReviewStatus{e.Seq, e.Time, d.Reviewer, d.Decision, d.Note, d.Signed}
+			}
+		case TypeAnnounce:
+			var d AnnounceData
+			if err = json.Unmarshal(e.Data, &d); err == nil {
+				s.announced[d.Code] = announcement{d.By, e.Time, e.Seq}
+				s.codes = append(s.codes, d.Code)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ledger entry %d (%s): %w", e.Seq, e.Type, err)
+		}
+	}
+	return s, nil
+}
+
+// Status re-verifies every stored vault and report and computes the
+// sessions and open items as of the ledger's clock.
+func (l *Ledger) Status() (*Status, error) {
+	s, err := l.state()
+	if err != nil {
+		return nil, err
+	}
+	now := l.cfg.now()
+	seq, head := l.Head()
+	st := &Status{Format: StatusFormat, Generated: now.Format(time.RFC3339), Ledger: LedgerInfo{Entries: int(seq), Head: head},
+		Vaults: []VaultStatus{}, OpenItems: []OpenItem{}, Notes: statusNotes()}
+	matched := map[string]bool{}
+	for _, fp := range s.order {
+		vs, items := l.vaultStatus(s, fp, now, matched)
+		st.Vaults = append(st.Vaults, vs)
+		st.OpenItems = append(st.OpenItems, items...)
+	}
+	for _, c := range s.codes {
+		if a := s.announced[c]; !matched[c] {
+			st.OpenItems = append(st.OpenItems, OpenItem{Kind: OpenNoReport, Since: a.time,
+				Detail: fmt.Sprintf("code %s was announced to %s (entry %d) but no imported report has it: a use whose report is missing", formatCode(c), a.by, a.entry)})
+		}
+	}
+	return st, nil
+}
+
+func statusNotes() []string {
+	return []string{
+		"seal records are the vault's unsigned secret entries: attributed (signed, versioned) seal records are not built yet",
+		"reviews are unsigned: a reviewer's YubiKey signature is not built yet",
+		"the console does not yet record the sealed version of a revealed secret, so rollbacks are found only in reports that carry sealed_at",
+		"rekey sessions and roster chains are not built yet: each roster fingerprint is its own vault here",
+	}
+}
+
+func formatCode(c string) string {
+	if len(c) == 10 {
+		return c[:5] + "-" + c[5:]
+	}
+	return c
+}
+
+// vaultStatus builds one vault's status and open items.
+func (l *Ledger) vaultStatus(s *ledgerState, fp string, now time.Time, matched map[string]bool) (VaultStatus, []OpenItem) {
+	copies := s.vaults[fp]
+	newest := copies[len(copies)-1].data
+	vs := VaultStatus{Fingerprint: fp, RosterDigest: newest.RosterDigest, Copies: len(copies), Threshold: newest.Threshold,
+		Custodians: newest.Custodians, Seals: newestSeals(copies), Sessions: []Session{}}
+	var items []OpenItem
+	p, err := l.reverifyCopies(copies)
+	if err != nil {
+		vs.Problem = err.Error()
+		items = append(items, OpenItem{Kind: OpenNotVerified, Vault: fp, Since: now.Format(time.RFC3339), Detail: err.Error()})
+	}
+	vs.Verified = err == nil
+	interval, source := drillInterval(nil)
+	if p != nil {
+		interval, source = drillInterval(p.v)
+	}
+	vs.DrillInterval, vs.DrillSource = int(interval/(24*time.Hour)), source
+	sessions := l.sessions(s, fp, p)
+	slices.SortStableFunc(sessions, func(a, b *sessionRecord) int {
+		ta, _ := parseTime(a.Started)
+		tb, _ := parseTime(b.Started)
+		return ta.Compare(tb)
+	})
+	seen := seenVersions(copies, sessions)
+	for _, sr := range sessions {
+		markRotations(sr, copies)
+		items = append(items, sessionItems(fp, sr, s, matched)...)
+		items = append(items, detectRollbacks(fp, sr, seen)...)
+		vs.Sessions = append(vs.Sessions, sr.Session)
+	}
+	var drillItem *OpenItem
+	vs.LastDrill, vs.DrillDue, drillItem = drillDue(fp, copies, sessions, interval, now)
+	if drillItem != nil {
+		items = append(items, *drillItem)
+	}
+	return vs, items
+}
+
+// sessions re-verifies the vault's reports, on every core: they are
+// independent, and verification is most of what status costs.
+func (l *Ledger) sessions(s *ledgerState, fp string, p *pinned) []*sessionRecord {
+	var refs []reportRef
+	for _, r := range s.reports {
+		if r.data.Fingerprint == fp {
+			refs = append(refs, r)
+		}
+	}
+	out := make([]*sessionRecord, len(refs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, r := range refs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			out[i] = l.session(r, p, s)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// reverifyCopies re-verifies every imported copy of a vault and returns the
+// newest.
+func (l *Ledger) reverifyCopies(copies []vaultCopy) (*pinned, error) {
+	var p *pinned
+	for _, c := range copies {
+		raw, err := l.object(c.data.Object)
+		if err == nil {
+			p, err = l.verifyVault(raw)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("vault copy of entry %d no longer verifies: %v", c.entry, err)
+		}
+	}
+	return p, nil
+}
+
+// newestSeals is the newest seal record of each secret over every copy.
+func newestSeals(copies []vaultCopy) []SealRecord {
+	best := map[string]SealRecord{}
+	for _, c := range copies {
+		for _, r := range c.data.Seals {
+			if b, ok := best[r.Name]; !ok || r.SealedAt > b.SealedAt {
+				best[r.Name] = r
+			}
+		}
+	}
+	out := []SealRecord{}
+	for _, n := range slices.Sorted(func(yield func(string) bool) {
+		for k := range best {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		out = append(out, best[n])
+	}
+	return out
+}
+
+// sessionRecord is a Session with the decoded report.
+type sessionRecord struct {
+	Session
+	report *audit.Report
+}
