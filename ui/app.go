@@ -13,6 +13,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+
+	"breakglass/internal/inert"
 )
 
 // ErrQuit is returned by Run when the operator quit before the session was
@@ -42,8 +44,9 @@ type Options struct {
 	Start Start
 }
 
-// env is what every screen shares: the engine, the one key map and styles
-// struct, the clock and the counter for hardware operations.
+// env is what every screen shares: the one key map and styles struct, the
+// clock and the counter for hardware operations. eng is the whole engine,
+// for the root only: each screen is given its own small interface.
 type env struct {
 	ctx  context.Context
 	eng  Engine
@@ -90,7 +93,8 @@ type Model struct {
 	resume   screen // the unlocked screen to return to after re-authorisation
 	w, h     int
 	full     bool
-	quitting bool
+	quitting *gate // the quit confirmation, when open
+	stray    bool  // text was typed with no field open: keys paused until esc
 	aborted  bool
 	locked   bool
 	help     help.Model
@@ -104,6 +108,7 @@ func New(ctx context.Context, eng Engine, opts Options) *Model {
 	if opts.RevealFor <= 0 {
 		opts.RevealFor = 30 * time.Second
 	}
+	eng = inertEngine(eng)
 	e := &env{ctx: ctx, eng: eng, keys: DefaultKeyMap(), st: DefaultStyles(), opts: opts,
 		mode: eng.Mode(), now: opts.Now().UTC(), md: newMarkdown(), after: tea.Tick}
 	m := &Model{env: e, w: 80, h: 24, help: help.New()}
@@ -112,17 +117,19 @@ func New(ctx context.Context, eng Engine, opts Options) *Model {
 		m.w, m.h = opts.Width, opts.Height
 	}
 	switch opts.Start {
+	case StartAnnounce:
+		m.scr = newAnnounce(e, eng)
 	case StartQuorum:
-		m.scr = newCustodians(e, false)
+		m.scr = newCustodians(e, eng, false)
 	case StartReauthorise:
-		m.scr = newCustodians(e, true)
-		m.resume = newRunbook(e)
+		m.scr = newCustodians(e, eng, true)
+		m.resume = newRunbook(e, eng, eng)
 	case StartCloseOut:
-		m.scr = newCloseOut(e)
+		m.scr = newCloseOut(e, eng)
 	case StartSign:
-		m.scr = newSign(e)
+		m.scr = newSign(e, eng)
 	default:
-		m.scr = newPreflight(e)
+		m.scr = newPreflight(e, eng)
 	}
 	m.resize()
 	return m
@@ -136,10 +143,14 @@ type Start int
 // Start screens.
 const (
 	StartPreflight   Start = iota
-	StartQuorum            // declared, custodians not yet all counted
+	StartQuorum            // declared and announced, custodians not yet all counted
 	StartReauthorise       // in the runbook: a fresh quorum, then the current step
 	StartCloseOut
 	StartSign
+	// StartAnnounce: declared, but neither an acknowledgement of the
+	// announce code nor "could not reach anyone" is recorded yet. It is last
+	// so the values above keep their numbers.
+	StartAnnounce
 )
 
 // Run shows the console until the session is locked (nil) or the operator
@@ -181,12 +192,20 @@ func (m *Model) wipe() {
 		switch s := s.(type) {
 		case *runbookScreen:
 			s.secrets.hideAll()
+			s.op.abort()
+			if s.confirm != nil {
+				s.confirm.take()
+			}
 		case *custodiansScreen:
 			s.op.abort()
-			s.pin.reset()
+			if s.pin != nil {
+				s.pin.take()
+			}
 		case *signScreen:
 			s.op.abort()
-			s.pin.reset()
+			if s.pin != nil {
+				s.pin.take()
+			}
 		}
 	}
 }
@@ -231,22 +250,34 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // rootKey handles quit, its confirmation and help; done means consumed.
 func (m *Model) rootKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	k := m.env.keys
-	if m.quitting {
-		switch {
-		case key.Matches(msg, k.Yes):
+	if m.quitting != nil {
+		switch m.quitting.update(k, msg) {
+		case gateYes:
 			m.aborted = true
 			m.wipe()
 			return tea.Quit, true
-		case key.Matches(msg, k.No):
-			m.quitting = false
+		case gateNo:
+			m.quitting = nil
 		}
 		return nil, true
 	}
 	if m.locked && key.Matches(msg, k.Quit, k.Enter) {
 		return tea.Quit, true
 	}
+	if m.stray {
+		if key.Matches(msg, k.Back) {
+			m.stray = false
+		}
+		if msg.String() != "ctrl+c" {
+			return nil, true
+		}
+	}
+	if !m.locked && !m.scr.typing() && strayText(k, m.scr, msg) {
+		m.stray = true
+		return nil, true
+	}
 	if msg.String() == "ctrl+c" || (!m.scr.typing() && key.Matches(msg, k.Quit)) {
-		m.quitting = true
+		m.quitting = newGate("quit", "quit the console")
 		return nil, true
 	}
 	if !m.scr.typing() && key.Matches(msg, k.Help) {
@@ -262,9 +293,11 @@ func (m *Model) transition(msg tea.Msg) (tea.Cmd, bool) {
 	e := m.env
 	switch msg := msg.(type) {
 	case preflightDoneMsg:
-		return m.switchTo(newDeclare(e)), true
+		return m.switchTo(newDeclare(e, e.eng)), true
 	case declaredMsg:
-		return m.switchTo(newCustodians(e, false)), true
+		return m.switchTo(newAnnounce(e, e.eng)), true
+	case announcedMsg:
+		return m.switchTo(newCustodians(e, e.eng, false)), true
 	case quorumMetMsg:
 		if m.resume != nil {
 			s := m.resume
@@ -276,11 +309,11 @@ func (m *Model) transition(msg tea.Msg) (tea.Cmd, bool) {
 			m.resize()
 			return nil, true
 		}
-		return m.switchTo(newRunbook(e)), true
+		return m.switchTo(newRunbook(e, e.eng, e.eng)), true
 	case runbookDoneMsg:
-		return m.switchTo(newCloseOut(e)), true
+		return m.switchTo(newCloseOut(e, e.eng)), true
 	case closeOutDoneMsg:
-		return m.switchTo(newSign(e)), true
+		return m.switchTo(newSign(e, e.eng)), true
 	case exportedMsg:
 		m.locked = true
 		m.wipe()
@@ -303,7 +336,7 @@ func (m *Model) checkWindow() tea.Cmd {
 	m.wipe()
 	m.env.eng.Reauthorise()
 	m.resume = m.scr
-	return m.switchTo(newCustodians(m.env, true))
+	return m.switchTo(newCustodians(m.env, m.env.eng, true))
 }
 
 // header is the title line, the banners and the unlock window timer.
@@ -349,9 +382,12 @@ func (m *Model) footer() string {
 	var keys help.KeyMap = m.scr
 	right := []key.Binding{k.Help, k.Quit}
 	switch {
-	case m.quitting:
-		next = "Next: press y to quit (recorded events are kept; resume later) or n to stay"
-		keys, right = bindings{k.Yes, k.No}, nil
+	case m.quitting != nil:
+		next = "Next: " + m.quitting.next()
+		keys, right = bindings(m.quitting.help(k)), nil
+	case m.stray:
+		next = "Next: press esc — the keys are paused because text was typed with no field open"
+		keys, right = bindings{withHelp(k.Back, "use the keys again")}, []key.Binding{k.QuitTyping}
 	case m.locked:
 		right = nil
 	case m.scr.typing():
@@ -369,7 +405,7 @@ func (m *Model) footer() string {
 		h += strings.Repeat(" ", gap)
 	}
 	h += r
-	if m.full && !m.quitting {
+	if m.full && m.quitting == nil {
 		groups := append(keys.FullHelp(), right)
 		h = fit(m.help.FullHelpView(groups), m.w)
 	}
@@ -386,10 +422,13 @@ func (m *Model) View() tea.View {
 	head, foot := m.header(), m.footer()
 	bh := m.h - lipgloss.Height(head) - lipgloss.Height(foot) - 2
 	var body, pinned string
-	if m.quitting {
-		body = quitText(m.env.st)
+	if m.quitting != nil {
+		body = quitText(m.env.st) + "\n\n" + m.quitting.view(m.env.st, m.w)
 	} else {
 		body = m.scr.view()
+		if m.stray {
+			body = strayNotice(m.env.st) + body
+		}
 		if p, ok := m.scr.(pinner); ok {
 			pinned = wrap(p.pinned(), m.w)
 		}
@@ -418,8 +457,7 @@ func quitText(st Styles) string {
 	return st.Warning.Render("Quit the console?") + "\n\n" +
 		"Everything recorded so far (declaration, custodians, ticks, evidence)\n" +
 		"is kept in the journal. Revealed secrets are wiped from the screen.\n" +
-		"You can resume this session later or close it out.\n\n" +
-		"  y  quit now\n  n  stay here"
+		"You can resume this session later or close it out."
 }
 
 func demoPINs(p map[string]string) string {
@@ -433,7 +471,7 @@ func demoPINs(p map[string]string) string {
 	slices.Sort(names)
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = n + " " + p[n]
+		parts[i] = inert.Line(n) + " " + inert.Line(p[n]) // names from the demo vault
 	}
 	return strings.Join(parts, " · ")
 }

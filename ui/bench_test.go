@@ -17,7 +17,7 @@ func BenchmarkFirstFrame(b *testing.B) {
 	f.expires = t0.Add(time.Hour)
 	for b.Loop() {
 		m := New(context.Background(), f, Options{Now: func() time.Time { return t0 }, Width: 120, Height: 40})
-		m.scr = newRunbook(m.env)
+		m.scr = newRunbook(m.env, m.env.eng, m.env.eng)
 		m.resize()
 		_ = m.View()
 	}
@@ -31,7 +31,7 @@ func BenchmarkKeypressToFrame(b *testing.B) {
 	f.cur = 250
 	f.expires = t0.Add(time.Hour)
 	d := newDriver(b, f, 120, 40)
-	d.m.scr = newRunbook(d.m.env)
+	d.m.scr = newRunbook(d.m.env, d.m.env.eng, d.m.env.eng)
 	d.m.resize()
 	_ = d.m.View()
 	keys := []tea.KeyPressMsg{keyMsg("down"), keyMsg("up")}

@@ -8,6 +8,16 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
+// CloseOutEngine is what the close-out screen needs.
+type CloseOutEngine interface {
+	// CloseOutQuestions are the questions an auditor needs answered.
+	CloseOutQuestions() []Question
+	// AnswerCloseOut records the answer to question id.
+	AnswerCloseOut(id, text string) error
+	// MustRotate lists every credential revealed in this session.
+	MustRotate() []string
+}
+
 // closeOutDoneMsg is sent by the close-out screen once every question is
 // answered: the root moves on to signing.
 type closeOutDoneMsg struct{}
@@ -15,6 +25,7 @@ type closeOutDoneMsg struct{}
 // closeOutScreen asks the auditor's questions and shows the must-rotate list.
 type closeOutScreen struct {
 	e      *env
+	eng    CloseOutEngine
 	qs     []Question
 	rotate []string
 	cursor int
@@ -23,8 +34,8 @@ type closeOutScreen struct {
 	w, h   int
 }
 
-func newCloseOut(e *env) *closeOutScreen {
-	return &closeOutScreen{e: e, qs: e.eng.CloseOutQuestions(), rotate: e.eng.MustRotate()}
+func newCloseOut(e *env, eng CloseOutEngine) *closeOutScreen {
+	return &closeOutScreen{e: e, eng: eng, qs: eng.CloseOutQuestions(), rotate: eng.MustRotate()}
 }
 
 func (s *closeOutScreen) title() string    { return "Close-out" }
@@ -78,7 +89,7 @@ func (s *closeOutScreen) update(msg tea.Msg) tea.Cmd {
 				return nil
 			}
 			text := strings.TrimSpace(s.edit.String())
-			if err := s.e.eng.AnswerCloseOut(s.qs[s.cursor].ID, text); err != nil {
+			if err := s.eng.AnswerCloseOut(s.qs[s.cursor].ID, text); err != nil {
 				s.err = fmt.Sprintf("Could not record the answer: %v. Your text is still in the field: change it and press enter.", err)
 				return nil
 			}

@@ -10,18 +10,21 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// keysMsg carries the result of Engine.ConnectedKeys.
-type keysMsg struct {
-	keys []KeySeen
-	err  error
-}
-
-// custodianResultMsg carries the result of Engine.AddCustodian for operation op.
-type custodianResultMsg struct {
-	op     int
-	serial uint32
-	q      QuorumState
-	err    error
+// QuorumEngine is what the custodians screen needs: the quorum so far, the
+// inserted keys (PINEngine) and the call that counts a custodian.
+type QuorumEngine interface {
+	PINEngine
+	// Quorum reports the custodians counted so far.
+	Quorum() QuorumState
+	// AddCustodian verifies the PIN, attestation and slot key of the key with
+	// this serial (the custodian touches it) and counts its custodian. Errors
+	// wrap ErrNotOnRoster, ErrAlreadyCounted, ErrAttestationFailed,
+	// ErrWrongSlotKey, ErrKeyRemoved, ErrPINBlocked, ErrLastPINTry or
+	// *WrongPINError.
+	AddCustodian(ctx context.Context, serial uint32, pin string) (QuorumState, error)
+	// Fingerprint is the vault's short fingerprint, shown before any PIN is
+	// typed so custodians can compare it with their printed card.
+	Fingerprint() string
 }
 
 // quorumMetMsg is sent by the custodians screen when the quorum is reached:
@@ -30,25 +33,22 @@ type quorumMetMsg struct{ q QuorumState }
 
 // custodiansScreen counts custodians: insert key, PIN, touch.
 type custodiansScreen struct {
-	e        *env
-	reauth   bool
-	q        QuorumState
-	keys     []KeySeen
-	scanned  bool
-	scanning bool
-	cursor   int
-	pin      field
-	guard    bool // last-retry confirmation showing
-	op       hwOp
-	opKey    uint32
-	notice   string // last outcome, good or bad
-	bad      bool
-	w, h     int
+	e      *env
+	eng    QuorumEngine
+	reauth bool
+	q      QuorumState
+	keys   []KeySeen
+	scan   keyScan
+	cursor int
+	pin    *pinPrompt // for the selected key, when it can be used
+	op     hwOp
+	notice string // last outcome, good or bad
+	bad    bool
+	w, h   int
 }
 
-func newCustodians(e *env, reauth bool) *custodiansScreen {
-	return &custodiansScreen{e: e, reauth: reauth, q: e.eng.Quorum(),
-		pin: field{label: "PIN", masked: true, max: 8}}
+func newCustodians(e *env, eng QuorumEngine, reauth bool) *custodiansScreen {
+	return &custodiansScreen{e: e, eng: eng, reauth: reauth, q: eng.Quorum()}
 }
 
 func (s *custodiansScreen) title() string {
@@ -61,21 +61,8 @@ func (s *custodiansScreen) title() string {
 	return "Custodians"
 }
 func (s *custodiansScreen) setSize(w, h int) { s.w, s.h = w, h }
-func (s *custodiansScreen) typing() bool     { _, ok := s.selected(); return ok && !s.op.pending }
-func (s *custodiansScreen) init() tea.Cmd    { return s.scan() }
-
-// scan lists the inserted keys, one listing at a time.
-func (s *custodiansScreen) scan() tea.Cmd {
-	if s.scanning {
-		return nil
-	}
-	s.scanning = true
-	e := s.e
-	return func() tea.Msg {
-		k, err := e.eng.ConnectedKeys(e.ctx)
-		return keysMsg{keys: k, err: err}
-	}
-}
+func (s *custodiansScreen) typing() bool     { return s.pin != nil && !s.op.pending }
+func (s *custodiansScreen) init() tea.Cmd    { return s.scan.start(s.e, s.eng) }
 
 // selected is the key the PIN is for: the one under the cursor, when usable.
 func (s *custodiansScreen) selected() (KeySeen, bool) {
@@ -86,23 +73,35 @@ func (s *custodiansScreen) selected() (KeySeen, bool) {
 	return k, k.Refusal == nil && k.Custodian != ""
 }
 
-func (s *custodiansScreen) next() string {
+// follow points the PIN prompt at the selected key, a fresh one when the key
+// changed (a PIN typed for one key never goes to another).
+func (s *custodiansScreen) follow() {
 	k, ok := s.selected()
+	switch {
+	case !ok:
+		s.pin = nil
+	case s.pin == nil || s.pin.serial != k.Serial:
+		s.pin = newPINPrompt(k.Custodian, k.Serial, k.PINRetries)
+	default:
+		s.pin.seen(s.keys)
+	}
+}
+
+func (s *custodiansScreen) next() string {
+	k, _ := s.selected()
 	switch {
 	case s.op.pending && s.op.touch:
 		return "touch the YubiKey now — its light is blinking"
 	case s.op.pending:
 		return "wait while the key is checked"
-	case s.guard:
-		return "ONE PIN try left on this key: press y to try it anyway, esc to stop"
-	case !s.scanned:
+	case !s.scan.done:
 		return "wait for the key scan"
 	case len(s.keys) == 0:
 		return fmt.Sprintf("custodian %d of %d: insert your YubiKey", s.q.Have+1, s.q.Need)
-	case !ok:
+	case s.pin == nil:
 		return fmt.Sprintf("remove key %d (%s) and insert an enrolled custodian's key", k.Serial, refusalShort(k))
 	}
-	return fmt.Sprintf("%s: type your PIN and press enter, then touch the key", k.Custodian)
+	return s.pin.next("touch the key")
 }
 
 func (s *custodiansScreen) ShortHelp() []key.Binding {
@@ -110,10 +109,10 @@ func (s *custodiansScreen) ShortHelp() []key.Binding {
 	switch {
 	case s.op.pending:
 		return nil
-	case s.guard:
-		return []key.Binding{withHelp(k.Yes, "try the last PIN"), withHelp(k.Back, "stop")}
-	case s.typing():
-		return []key.Binding{withHelp(k.Enter, "check PIN"), withHelp(k.FieldDown, "other key")}
+	case s.pin != nil && s.pin.guarding():
+		return s.pin.help(k, "")
+	case s.pin != nil:
+		return append(s.pin.help(k, "check PIN"), withHelp(k.FieldDown, "other key"))
 	}
 	return []key.Binding{k.Refresh, k.Down}
 }
@@ -123,16 +122,16 @@ func (s *custodiansScreen) FullHelp() [][]key.Binding { return [][]key.Binding{s
 func (s *custodiansScreen) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tickMsg:
-		return s.scan() // removal is noticed here, also during a check
+		return s.scan.start(s.e, s.eng) // removal is noticed here, also during a check
 	case keysMsg:
 		s.onKeys(msg)
-	case custodianResultMsg:
+	case hwResult[QuorumState]:
 		return s.onResult(msg)
-	case touchWaitMsg, spinMsg:
+	case touchMsg, spinMsg:
 		return s.op.update(s.e, msg)
 	case tea.PasteMsg:
-		if s.typing() && !s.guard {
-			s.pin.update(msg)
+		if s.typing() {
+			s.pin.update(s.e, s.eng, msg)
 		}
 	case tea.KeyPressMsg:
 		return s.key(msg)
@@ -141,9 +140,9 @@ func (s *custodiansScreen) update(msg tea.Msg) tea.Cmd {
 }
 
 func (s *custodiansScreen) onKeys(msg keysMsg) {
-	s.scanned, s.scanning = true, false
+	s.scan.arrived()
 	if msg.err != nil {
-		s.keys = nil // a list that cannot be refreshed is not shown as current
+		s.keys, s.pin = nil, nil // a list that cannot be refreshed is not shown as current
 		s.notice, s.bad = fmt.Sprintf("✗ Cannot list YubiKeys: %v. Is the PC/SC service (pcscd) running?", msg.err), true
 		return
 	}
@@ -154,6 +153,7 @@ func (s *custodiansScreen) onKeys(msg keysMsg) {
 	if k, ok := s.cur(); ok {
 		prev = k.Serial
 	}
+	typed := s.pin != nil && (!s.pin.in.empty() || s.pin.guarding())
 	s.keys = msg.keys
 	s.cursor = 0
 	for i, k := range s.keys {
@@ -170,15 +170,13 @@ func (s *custodiansScreen) onKeys(msg keysMsg) {
 			}
 		}
 	}
-	if prev != 0 && !s.present(prev) && (!s.pin.empty() || s.guard) {
-		s.pin.reset()
-		s.guard = false
+	if prev != 0 && !s.present(prev) && typed {
 		s.notice, s.bad = fmt.Sprintf("Key %d was removed — nothing was counted. Insert it again to retry.", prev), true
 	}
-	if s.op.pending && !s.present(s.opKey) {
-		s.op.abort()
-		s.notice, s.bad = fmt.Sprintf("Key %d was removed during the check — cancelled, nothing was counted. Insert it again.", s.opKey), true
+	if s.op.keysChanged(s.keys) {
+		s.notice, s.bad = fmt.Sprintf("Key %d was removed during the check — cancelled, nothing was counted. Insert it again.", s.op.serial), true
 	}
+	s.follow()
 }
 
 func (s *custodiansScreen) cur() (KeySeen, bool) {
@@ -201,91 +199,68 @@ func (s *custodiansScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := s.e.keys
 	switch {
 	case s.op.pending:
-	case s.guard:
-		switch {
-		case key.Matches(msg, k.Yes):
-			s.guard = false
-			return s.try()
-		case key.Matches(msg, k.Back):
-			s.guard = false
-			s.pin.reset()
-			s.notice, s.bad = "Stopped: the last PIN try was not used.", false
-		}
-	case key.Matches(msg, k.FieldDown) || (!s.typing() && key.Matches(msg, k.Down)):
+	case s.pin != nil && s.pin.guarding():
+		return s.act(s.pin.update(s.e, s.eng, msg))
+	case key.Matches(msg, k.FieldDown) || (s.pin == nil && key.Matches(msg, k.Down)):
 		if len(s.keys) > 0 {
 			s.cursor = (s.cursor + 1) % len(s.keys)
-			s.pin.reset()
+			s.pin = nil
+			s.follow()
 		}
-	case !s.typing() && key.Matches(msg, k.Refresh):
-		return s.scan()
-	case s.typing() && key.Matches(msg, k.Enter):
-		sel, _ := s.selected()
-		if s.pin.empty() {
-			s.notice, s.bad = "Type the PIN first.", true
-			return nil
-		}
-		if sel.PINRetries == 1 {
-			s.guard = true
-			return nil
-		}
-		return s.try()
-	case s.typing():
-		s.pin.update(msg)
+	case s.pin == nil && key.Matches(msg, k.Refresh):
+		return s.scan.start(s.e, s.eng)
+	case s.pin != nil:
+		return s.act(s.pin.update(s.e, s.eng, msg))
 	}
 	return nil
 }
 
-// try runs AddCustodian on the selected key as a command.
-func (s *custodiansScreen) try() tea.Cmd {
-	sel, _ := s.selected()
-	pin := s.pin.String()
-	s.pin.reset()
-	ctx, cancel := context.WithCancel(s.e.ctx)
-	id := s.e.nextOp()
-	s.opKey, s.notice = sel.Serial, ""
-	eng := s.e.eng
-	run := func() tea.Msg {
-		q, err := eng.AddCustodian(ctx, sel.Serial, pin)
-		return custodianResultMsg{op: id, serial: sel.Serial, q: q, err: err}
+// act runs AddCustodian when the prompt submits its PIN.
+func (s *custodiansScreen) act(a pinAction) tea.Cmd {
+	if a != pinSubmit {
+		return nil
 	}
-	return tea.Batch(s.op.start(s.e, id, cancel), run)
+	serial, pin := s.pin.serial, s.pin.take()
+	s.notice = ""
+	eng := s.eng
+	return launch(&s.op, s.e, serial, func(ctx context.Context) (QuorumState, error) {
+		return eng.AddCustodian(ctx, serial, pin)
+	})
 }
 
-func (s *custodiansScreen) onResult(msg custodianResultMsg) tea.Cmd {
+func (s *custodiansScreen) onResult(msg hwResult[QuorumState]) tea.Cmd {
 	if !s.op.finish(msg.op) {
 		return nil
 	}
-	var wp *WrongPINError
-	switch {
-	case msg.err == nil:
-		s.q = msg.q
-		name := ""
-		if n := len(msg.q.Counted); n > 0 {
-			name = msg.q.Counted[n-1].Name
+	if msg.err != nil {
+		s.notice, s.bad = hwRefusal(msg.serial, msg.err, "nothing was counted"), true
+		if s.pin != nil && s.pin.serial == msg.serial {
+			s.notice = s.pin.failed(msg.err, "nothing was counted")
+			s.setRetries(msg.serial, s.pin.retries)
 		}
-		s.notice, s.bad = fmt.Sprintf("✓ %s counted (key %d). Remove the key.", name, msg.serial), false
-		// The counted key is refused at once, not after the next scan: a PIN
-		// typed meanwhile must never go to it (found under tmux).
-		s.markCounted(msg.serial)
-		if s.q.Met() {
-			q := s.q
-			return func() tea.Msg { return quorumMetMsg{q: q} }
-		}
-		return s.scan()
-	case errors.As(msg.err, &wp):
-		s.setRetries(msg.serial, wp.Retries)
-		s.notice = fmt.Sprintf("✗ Wrong PIN for key %d: %d tries left. Type it again slowly.", msg.serial, wp.Retries)
-	default:
-		s.notice = refusalLong(msg.serial, msg.err)
+		return nil
 	}
-	s.bad = true
-	return nil
+	s.q = msg.val
+	name := ""
+	if n := len(msg.val.Counted); n > 0 {
+		name = msg.val.Counted[n-1].Name
+	}
+	s.notice, s.bad = fmt.Sprintf("✓ %s counted (key %d). Remove the key.", name, msg.serial), false
+	// The counted key is refused at once, not after the next scan: a PIN
+	// typed meanwhile must never go to it (found under tmux).
+	s.markCounted(msg.serial)
+	if s.q.Met() {
+		q := s.q
+		return func() tea.Msg { return quorumMetMsg{q: q} }
+	}
+	return s.scan.start(s.e, s.eng)
 }
 
 // markCounted refuses the key with serial as already counted and moves the
 // cursor to a key that can still be used.
 func (s *custodiansScreen) markCounted(serial uint32) {
-	s.pin.reset()
+	s.pin = nil
+	defer s.follow()
 	for i := range s.keys {
 		if s.keys[i].Serial == serial {
 			s.keys[i].Refusal = ErrAlreadyCounted
@@ -324,25 +299,6 @@ func refusalShort(k KeySeen) string {
 	return "refused"
 }
 
-// refusalLong says what happened, and what to do, for an AddCustodian error.
-func refusalLong(serial uint32, err error) string {
-	switch {
-	case errors.Is(err, ErrNotOnRoster):
-		return fmt.Sprintf("✗ Key %d is not on the custodian roster. Only enrolled custodians' keys count.", serial)
-	case errors.Is(err, ErrAlreadyCounted):
-		return "✗ This custodian is already counted. The next custodian must insert their own key."
-	case errors.Is(err, ErrAttestationFailed):
-		return fmt.Sprintf("✗ Key %d failed attestation: not a genuine enrolled YubiKey. Do not use it; tell security.", serial)
-	case errors.Is(err, ErrWrongSlotKey):
-		return fmt.Sprintf("✗ The slot key on key %d does not match the roster. Use the enrolled key.", serial)
-	case errors.Is(err, ErrKeyRemoved), errors.Is(err, context.Canceled):
-		return fmt.Sprintf("Key %d was removed — cancelled, nothing was counted. Insert it again.", serial)
-	case errors.Is(err, ErrPINBlocked):
-		return fmt.Sprintf("✗ The PIN of key %d is blocked. Unblock it with the PUK (ykman piv access unblock-pin).", serial)
-	}
-	return fmt.Sprintf("✗ Could not check key %d: %v. Re-insert it and try again.", serial, err)
-}
-
 func (s *custodiansScreen) view() string {
 	st := s.e.st
 	var b strings.Builder
@@ -350,7 +306,7 @@ func (s *custodiansScreen) view() string {
 		b.WriteString(st.Warning.Render("! Secrets are locked: present keys again to go on with the runbook.") + "\n")
 	}
 	fmt.Fprintf(&b, "%s %s · check it matches your card\n\n",
-		st.Title.Render("Vault fingerprint"), s.e.eng.Fingerprint())
+		st.Title.Render("Vault fingerprint"), s.eng.Fingerprint())
 	fmt.Fprintf(&b, "%s  %d of %d counted\n", st.Title.Render("Quorum"), s.q.Have, s.q.Need)
 	for _, c := range s.q.Counted {
 		fmt.Fprintf(&b, "  %s %-16s key %d\n", st.Pass.Render("✓"), c.Name, c.Serial)
@@ -381,13 +337,11 @@ func (s *custodiansScreen) view() string {
 			fmt.Fprintf(&b, "    %s\n", st.Muted.Render("reader: "+k.Reader))
 		}
 	}
-	if sel, ok := s.selected(); ok {
-		b.WriteString("\n" + sel.Custodian + fmt.Sprintf(" (key %d)\n", sel.Serial))
-		b.WriteString(s.pin.view(!s.op.pending && !s.guard, s.w) + "\n")
-	}
-	if s.guard {
-		b.WriteString("\n" + st.Warning.Render("! Only 1 PIN try left. A wrong PIN now BLOCKS this YubiKey.") +
-			"\n  Press y to use the last try, or esc to stop and check the PIN.\n")
+	if s.pin != nil {
+		b.WriteString("\n" + s.pin.view(st, !s.op.pending, s.w) + "\n")
+		if s.pin.err != "" {
+			b.WriteString(st.Error.Render(s.pin.err) + "\n")
+		}
 	}
 	if l := s.op.view(st, "Checking the key…"); l != "" {
 		b.WriteString("\n" + l + "\n")

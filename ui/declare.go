@@ -8,6 +8,14 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
+// DeclareEngine is what the declaration screen needs.
+type DeclareEngine interface {
+	// Runbook names the runbook this session will follow (title and hash).
+	Runbook() string
+	// Declare journals the incident declaration.
+	Declare(d Declaration) error
+}
+
 // declaredMsg is sent by the declaration screen once Engine.Declare recorded
 // the incident: the root moves on to the custodians.
 type declaredMsg struct{}
@@ -15,14 +23,15 @@ type declaredMsg struct{}
 // declareScreen asks for the operator, the ticket and what broke.
 type declareScreen struct {
 	e      *env
+	eng    DeclareEngine
 	fields [3]field
 	focus  int
 	err    string
 	w, h   int
 }
 
-func newDeclare(e *env) *declareScreen {
-	return &declareScreen{e: e, fields: [3]field{
+func newDeclare(e *env, eng DeclareEngine) *declareScreen {
+	return &declareScreen{e: e, eng: eng, fields: [3]field{
 		{label: "Operator name", max: 100},
 		{label: "Ticket / incident id", max: 100},
 		{label: "What broke", max: 500},
@@ -90,7 +99,7 @@ func (s *declareScreen) submit() tea.Cmd {
 		Ticket:    strings.TrimSpace(s.fields[1].String()),
 		WhatBroke: strings.TrimSpace(s.fields[2].String()),
 	}
-	if err := s.e.eng.Declare(d); err != nil {
+	if err := s.eng.Declare(d); err != nil {
 		s.err = fmt.Sprintf("Could not record the declaration: %v. What you typed is still here; press enter to try again.", err)
 		return nil
 	}
@@ -100,7 +109,7 @@ func (s *declareScreen) submit() tea.Cmd {
 func (s *declareScreen) view() string {
 	st := s.e.st
 	var b strings.Builder
-	b.WriteString("Runbook: " + st.Key.Render(s.e.eng.Runbook()) + "\n\n")
+	b.WriteString("Runbook: " + st.Key.Render(s.eng.Runbook()) + "\n\n")
 	for i := range s.fields {
 		b.WriteString(s.fields[i].view(i == s.focus, s.w) + "\n")
 	}

@@ -42,9 +42,15 @@ type driver struct {
 
 func newDriver(t testing.TB, f *fakeEngine, w, h int) *driver {
 	t.Helper()
+	return newDriverAt(t, f, w, h, StartPreflight)
+}
+
+// newDriverAt is newDriver for a session resumed at start.
+func newDriverAt(t testing.TB, f *fakeEngine, w, h int, start Start) *driver {
+	t.Helper()
 	m := New(context.Background(), f, Options{
 		Now: func() time.Time { return t0 }, Width: w, Height: h, ExportDir: "/media/usb",
-		DemoPINs: map[string]string{"Alice Ng": "123456", "Bob Okafor": "654321"},
+		DemoPINs: map[string]string{"Alice Ng": "123456", "Bob Okafor": "654321"}, Start: start,
 	})
 	d := &driver{t: t, m: m, f: f}
 	m.env.after = func(dur time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
@@ -75,7 +81,7 @@ func (d *driver) run(cmd tea.Cmd) {
 			return
 		}
 		d.send(msg)
-	case custodianResultMsg, signResultMsg, revealMsg, confirmResultMsg:
+	case hwResultMsg:
 		if d.hold {
 			d.held = append(d.held, msg)
 			return
@@ -224,8 +230,10 @@ func (d *driver) golden(name string) {
 func (d *driver) passPreflight() {
 	d.t.Helper()
 	d.keys("a")
+	d.typ("accept")
+	d.keys("enter")
 	d.typ("no USB stick; laptop disk is encrypted")
-	d.keys("enter", "y", "enter")
+	d.keys("enter", "y", "enter", "enter")
 	if _, ok := d.m.scr.(*declareScreen); !ok {
 		d.t.Fatalf("not on the declare screen:\n%s", d.screen())
 	}
@@ -240,9 +248,31 @@ func (d *driver) fillDeclaration() {
 	d.keys("enter")
 }
 
-func (d *driver) declare() {
+// toAnnounce declares the incident and stops at the announce screen.
+func (d *driver) toAnnounce() {
 	d.t.Helper()
 	d.fillDeclaration()
+	if _, ok := d.m.scr.(*announceScreen); !ok {
+		d.t.Fatalf("not on the announce screen:\n%s", d.screen())
+	}
+}
+
+// announce records the on-call's acknowledgement the way an operator does:
+// enter, their read-back, their name, enter on an empty time (now).
+func (d *driver) announce() {
+	d.t.Helper()
+	d.keys("enter")
+	d.typ("7k3q 9xm2 4h")
+	d.keys("enter")
+	d.typ("Sam Rivera")
+	d.keys("enter", "enter")
+}
+
+// declare declares the incident and announces it: the custodians screen.
+func (d *driver) declare() {
+	d.t.Helper()
+	d.toAnnounce()
+	d.announce()
 	if _, ok := d.m.scr.(*custodiansScreen); !ok {
 		d.t.Fatalf("not on the custodians screen:\n%s", d.screen())
 	}

@@ -1,10 +1,12 @@
 // Package ui is the breakglass console: bubbletea v2 screens that walk an
 // operator and the custodians through preflight, incident declaration,
-// quorum, the runbook, close-out, signing and lock.
+// the announcement to the security on-call, quorum, the runbook, close-out,
+// signing and lock.
 //
 // The package never touches hardware, the vault, the journal or the runbook
-// file itself. Everything it needs from the domain is the [Engine] interface
-// declared here; the command wires the real session to it, tests use fakes.
+// file itself. Each screen declares the few Engine methods it calls beside
+// itself (PreflightEngine, QuorumEngine, …); [Engine] composes them and is
+// what the command wires the real session to; tests use fakes.
 // Every Engine call that may wait on a YubiKey (PIN, touch) runs inside a
 // tea.Cmd and comes back as a typed result message, so the screen stays live
 // and can tell the custodian to touch the key.
@@ -15,96 +17,54 @@
 package ui
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
 )
 
-// Engine is what the console needs from a breakglass session. Every method
-// that records something (acknowledge, declare, tick, answer, …) must have
-// journaled it durably before returning nil; the UI moves on only then.
-// Methods taking a context may block on a YubiKey and are only called from
-// tea.Cmds (goroutines), never from Update or View; the other methods are
-// called from Update and View and must return quickly. An Engine must
-// therefore be safe for concurrent use: ConnectedKeys is polled every second
-// while AddCustodian waits for a touch, and View reads Quorum, Steps and
-// WindowExpires meanwhile. A cancelled context must abort the operation
-// without counting or signing anything (a removed key cancels its step).
+// Engine is everything the console needs from a breakglass session: the
+// small interfaces each screen declares beside itself, composed. The session
+// service implements it; tests use fakes of the parts a test drives.
+//
+// Every method that records something (acknowledge, declare, tick, answer,
+// …) must have journaled it durably before returning nil; the UI moves on
+// only then. Methods taking a context may block on a YubiKey and are only
+// called from tea.Cmds (goroutines), never from Update or View; the other
+// methods are called from Update and View and must return quickly. An
+// Engine must therefore be safe for concurrent use: ConnectedKeys is polled
+// every second while AddCustodian waits for a touch, and View reads Quorum,
+// Steps and WindowExpires meanwhile. A cancelled context must abort the
+// operation without counting or signing anything (a removed key cancels its
+// step). Every method that may wait for a touch calls TouchNotice(ctx)() the
+// moment it does.
+//
+// Every string an Engine returns (names, ids, titles, instructions, errors)
+// is treated as untrusted: the console renders it inert (see inertEngine).
 type Engine interface {
-	// Preflight runs the station checks (network, clock, vault signature,
-	// runbook hash, PC/SC, report destination, version) and returns them in
-	// display order.
-	Preflight(ctx context.Context) []Check
-	// AcknowledgeWarning journals the operator's reason for going on despite
-	// the warning check called name.
-	AcknowledgeWarning(name, reason string) error
-	// ConfirmClock journals that the operator compared the shown UTC time with
-	// a trusted clock: correct reports whether they said it was right.
-	ConfirmClock(shown time.Time, correct bool) error
-	// Runbook names the runbook this session will follow (title and hash).
-	Runbook() string
-	// Declare journals the incident declaration.
-	Declare(d Declaration) error
+	SessionEngine
+	PreflightEngine
+	DeclareEngine
+	AnnounceEngine
+	QuorumEngine
+	PINEngine
+	RunbookEngine
+	RevealEngine
+	CloseOutEngine
+	SignEngine
+}
 
-	// Quorum reports the custodians counted so far.
-	Quorum() QuorumState
-	// ConnectedKeys lists the YubiKeys currently inserted.
-	ConnectedKeys(ctx context.Context) ([]KeySeen, error)
-	// AddCustodian verifies the PIN, attestation and slot key of the key with
-	// this serial (the custodian touches it) and counts its custodian. Errors
-	// wrap ErrNotOnRoster, ErrAlreadyCounted, ErrAttestationFailed,
-	// ErrWrongSlotKey, ErrKeyRemoved, ErrPINBlocked or *WrongPINError.
-	AddCustodian(ctx context.Context, serial uint32, pin string) (QuorumState, error)
+// SessionEngine is what the root model needs across screens.
+type SessionEngine interface {
+	// Mode reports the banners to show.
+	Mode() Mode
+	// WindowExpires is when the current unlock window closes (zero if none).
+	WindowExpires() time.Time
 	// Reauthorise is called when the unlock window has expired: the engine
 	// locks and wipes revealed secrets and clears the count; AddCustodian then
 	// counts custodians again and reaching quorum opens a new window.
 	Reauthorise() QuorumState
-	// WindowExpires is when the current unlock window closes (zero if none).
-	WindowExpires() time.Time
-
-	// Steps returns the runbook steps with their current state.
-	Steps() []StepView
-	// Current is the index of the step the operator must do now
-	// (len(Steps()) when every step is done or skipped).
-	Current() int
-	// Tick records check number check of step as done (toggling is not allowed:
-	// a recorded tick stays recorded).
-	Tick(step, check int) error
-	// Answer records evidence number evidence of step.
-	Answer(step, evidence int, text string) error
-	// Confirm records that custodian (by roster name) confirms step, proven
-	// on the custodian's own key: PIN, then touch; it may block. Errors
-	// wrap *WrongPINError, ErrPINBlocked or ErrKeyRemoved.
-	Confirm(ctx context.Context, step int, custodian, pin string) error
-	// Complete finishes step; it fails if checks, evidence or confirmations
-	// are missing.
-	Complete(step int) error
-	// Skip skips step with a recorded reason.
-	Skip(step int, reason string) error
-	// Reveal decrypts the named credential of step. The caller shows it only
-	// on request and calls Secret.Wipe when it hides it again.
-	Reveal(ctx context.Context, step int, name string) (Secret, error)
-
-	// CloseOutQuestions are the questions an auditor needs answered.
-	CloseOutQuestions() []Question
-	// AnswerCloseOut records the answer to question id.
-	AnswerCloseOut(id, text string) error
-	// MustRotate lists every credential revealed in this session.
-	MustRotate() []string
-
-	// Sign signs the report on the key with this serial (PIN, then touch).
-	Sign(ctx context.Context, serial uint32, pin string) error
-	// Export writes the signed report and its human rendering into dir.
-	Export(ctx context.Context, dir string) ([]ExportedFile, error)
 	// Lock wipes every secret and ends the session.
 	Lock() Summary
-
-	// Mode reports the banners to show.
-	Mode() Mode
-	// Fingerprint is the vault's short fingerprint, shown before any PIN is
-	// typed so custodians can compare it with their printed card.
-	Fingerprint() string
 }
 
 // Mode is how this session differs from a production break-glass.
@@ -273,6 +233,9 @@ var (
 	ErrWrongSlotKey      = errors.New("slot key does not match the roster")
 	ErrKeyRemoved        = errors.New("key removed")
 	ErrPINBlocked        = errors.New("PIN blocked")
+	// ErrLastPINTry: the key has one PIN try left and its custodian has not
+	// confirmed using it (PINEngine.ConfirmLastPINTry); the PIN was not sent.
+	ErrLastPINTry = errors.New("one PIN try left and the custodian has not confirmed using it")
 )
 
 // WrongPINError is a rejected PIN; Retries is how many tries remain.

@@ -15,6 +15,7 @@ type KeyMap struct {
 	ClockOK    key.Binding
 	ClockWrong key.Binding
 	Rerun      key.Binding
+	Unreached  key.Binding
 	Refresh    key.Binding
 	Reveal     key.Binding
 	Skip       key.Binding
@@ -42,6 +43,7 @@ func DefaultKeyMap() KeyMap {
 		ClockOK:    key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "clock is right")),
 		ClockWrong: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "clock is wrong")),
 		Rerun:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "re-run checks")),
+		Unreached:  key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "could not reach anyone")),
 		Refresh:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rescan keys")),
 		Reveal:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "reveal/hide")),
 		Skip:       key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip step")),

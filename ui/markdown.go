@@ -3,6 +3,8 @@ package ui
 import (
 	"strings"
 
+	"breakglass/internal/inert"
+
 	"charm.land/glamour/v2"
 )
 
@@ -18,7 +20,10 @@ type markdown struct {
 func newMarkdown() *markdown { return &markdown{cache: map[string]string{}} }
 
 // render returns src rendered to width cells; on a renderer error it falls
-// back to the source text, which is still readable.
+// back to the source text, which is still readable. src is untrusted: its
+// control characters are made visible first (inert.Text), and numeric
+// character references (&#27;) are escaped so the renderer cannot decode
+// them into control characters either.
 func (m *markdown) render(src string, width int) string {
 	if width < 20 {
 		width = 20
@@ -33,9 +38,10 @@ func (m *markdown) render(src string, width int) string {
 	if out, ok := m.cache[src]; ok {
 		return out
 	}
-	out, err := m.r.Render(src)
+	safe := strings.ReplaceAll(inert.Text(src), "&#", `&\#`)
+	out, err := m.r.Render(safe)
 	if err != nil {
-		return src
+		return safe
 	}
 	out = strings.Trim(out, "\n")
 	if len(m.cache) > 16 {

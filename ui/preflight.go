@@ -1,12 +1,28 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
+
+// PreflightEngine is what the preflight screen needs.
+type PreflightEngine interface {
+	// Preflight runs the station checks (network, clock, vault signature,
+	// runbook hash, PC/SC, report destination, version) and returns them in
+	// display order.
+	Preflight(ctx context.Context) []Check
+	// AcknowledgeWarning journals the operator's reason for going on despite
+	// the warning check called name.
+	AcknowledgeWarning(name, reason string) error
+	// ConfirmClock journals that the operator compared the shown UTC time with
+	// a trusted clock: correct reports whether they said it was right.
+	ConfirmClock(shown time.Time, correct bool) error
+}
 
 // preflightResultMsg carries the results of Engine.Preflight.
 type preflightResultMsg struct{ checks []Check }
@@ -27,28 +43,37 @@ const (
 // preflightScreen shows the station checks and the clock confirmation.
 type preflightScreen struct {
 	e       *env
+	eng     PreflightEngine
 	checks  []Check
 	loading bool
 	cursor  int
 	acked   map[string]bool
 	reason  *field // open while acknowledging the selected warning
-	clock   clockState
-	err     string
-	w, h    int
+	// ackGate is open after a, before the reason: the word accept, so a
+	// stray sentence starting with "a" types into a shut gate, not a reason.
+	ackGate *gate
+	// clockAsk is the clock answer (true: right) waiting for enter, so a
+	// stray "y" or "w" starting a sentence records nothing.
+	clockAsk *bool
+	clock    clockState
+	err      string
+	w, h     int
 }
 
-func newPreflight(e *env) *preflightScreen {
-	return &preflightScreen{e: e, loading: true, acked: map[string]bool{}}
+func newPreflight(e *env, eng PreflightEngine) *preflightScreen {
+	return &preflightScreen{e: e, eng: eng, loading: true, acked: map[string]bool{}}
 }
 
 func (s *preflightScreen) title() string    { return "Preflight" }
 func (s *preflightScreen) setSize(w, h int) { s.w, s.h = w, h }
-func (s *preflightScreen) typing() bool     { return s.reason != nil }
+func (s *preflightScreen) typing() bool {
+	return s.reason != nil || s.ackGate != nil || s.clockAsk != nil
+}
 
 func (s *preflightScreen) init() tea.Cmd {
 	s.loading = true
-	e := s.e
-	return func() tea.Msg { return preflightResultMsg{checks: e.eng.Preflight(e.ctx)} }
+	ctx, eng := s.e.ctx, s.eng
+	return func() tea.Msg { return preflightResultMsg{checks: eng.Preflight(ctx)} }
 }
 
 // blocker returns the first check that stops the operator, if any.
@@ -78,6 +103,15 @@ func (s *preflightScreen) next() string {
 	if s.reason != nil {
 		return "type why this warning is acceptable, then press enter (esc cancels)"
 	}
+	if s.ackGate != nil {
+		return s.ackGate.next()
+	}
+	if s.clockAsk != nil {
+		if *s.clockAsk {
+			return "press enter to record that the clock is right; any other key cancels"
+		}
+		return "press enter to record that the clock is wrong; any other key cancels"
+	}
 	if c, ok := s.blocker(); ok {
 		if c.Status == Fail {
 			return fmt.Sprintf("fix the failed check %q (see its detail), then press r to re-run", c.Name)
@@ -97,6 +131,12 @@ func (s *preflightScreen) ShortHelp() []key.Binding {
 	k := s.e.keys
 	if s.reason != nil {
 		return []key.Binding{withHelp(k.Enter, "record"), k.Back}
+	}
+	if s.ackGate != nil {
+		return s.ackGate.help(k)
+	}
+	if s.clockAsk != nil {
+		return []key.Binding{withHelp(k.Enter, "record the clock answer"), k.Back}
 	}
 	var b []key.Binding
 	if s.ready() {
@@ -135,8 +175,19 @@ func (s *preflightScreen) update(msg tea.Msg) tea.Cmd {
 			s.reason.update(msg)
 		}
 	case tea.KeyPressMsg:
-		if s.reason != nil {
+		switch {
+		case s.reason != nil:
 			return s.reasonKey(msg)
+		case s.ackGate != nil:
+			switch s.ackGate.update(s.e.keys, msg) {
+			case gateYes:
+				s.ackGate, s.reason, s.err = nil, &field{label: "Reason", max: 500}, ""
+			case gateNo:
+				s.ackGate = nil
+			}
+			return nil
+		case s.clockAsk != nil:
+			return s.clockKey(msg)
 		}
 		return s.key(msg)
 	}
@@ -154,13 +205,32 @@ func (s *preflightScreen) reasonKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		name := s.checks[s.cursor].Name
-		if err := s.e.eng.AcknowledgeWarning(name, strings.TrimSpace(s.reason.String())); err != nil {
+		if err := s.eng.AcknowledgeWarning(name, strings.TrimSpace(s.reason.String())); err != nil {
 			s.err = fmt.Sprintf("Could not record the acknowledgement of %q: %v. Nothing was lost; try again.", name, err)
 			return nil
 		}
 		s.acked[name], s.reason, s.err = true, nil, ""
 	default:
 		s.reason.update(msg)
+	}
+	return nil
+}
+
+// clockKey records the clock answer on enter; any other key cancels it
+// and is swallowed, so "yes…" typed by mistake records nothing.
+func (s *preflightScreen) clockKey(msg tea.KeyPressMsg) tea.Cmd {
+	right := *s.clockAsk
+	s.clockAsk = nil
+	if !key.Matches(msg, s.e.keys.Enter) {
+		return nil
+	}
+	if err := s.eng.ConfirmClock(s.e.now, right); err != nil {
+		s.err = fmt.Sprintf("Could not record the clock confirmation: %v. Try again.", err)
+		return nil
+	}
+	s.clock, s.err = clockWrong, ""
+	if right {
+		s.clock = clockRight
 	}
 	return nil
 }
@@ -179,18 +249,12 @@ func (s *preflightScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Ack):
 		if s.cursor < len(s.checks) && s.checks[s.cursor].Status == Warn && !s.acked[s.checks[s.cursor].Name] {
-			s.reason = &field{label: "Reason", max: 500}
+			s.ackGate = newGate("accept", fmt.Sprintf("go on despite the warning %q", s.checks[s.cursor].Name))
+			s.err = ""
 		}
-	case key.Matches(msg, k.ClockOK), key.Matches(msg, k.ClockWrong):
+	case s.clock == clockUnconfirmed && (key.Matches(msg, k.ClockOK) || key.Matches(msg, k.ClockWrong)):
 		right := key.Matches(msg, k.ClockOK)
-		if err := s.e.eng.ConfirmClock(s.e.now, right); err != nil {
-			s.err = fmt.Sprintf("Could not record the clock confirmation: %v. Try again.", err)
-			return nil
-		}
-		s.clock, s.err = clockWrong, ""
-		if right {
-			s.clock = clockRight
-		}
+		s.clockAsk, s.err = &right, ""
 	case key.Matches(msg, k.Rerun):
 		s.clock = clockUnconfirmed
 		return s.init()
@@ -227,7 +291,14 @@ func (s *preflightScreen) view() string {
 	b.WriteString(st.Title.Render("Clock") + "  station time is " + st.Key.Render(s.e.now.UTC().Format("2006-01-02 15:04:05 UTC")))
 	switch s.clock {
 	case clockUnconfirmed:
-		b.WriteString("  — is that right? y / w")
+		switch {
+		case s.clockAsk == nil:
+			b.WriteString("  — is that right? y / w")
+		case *s.clockAsk:
+			b.WriteString("\n  You said it is right: " + st.Key.Render("enter") + " records that, any other key cancels.")
+		default:
+			b.WriteString("\n  You said it is wrong: " + st.Key.Render("enter") + " records that, any other key cancels.")
+		}
 	case clockRight:
 		b.WriteString("  " + st.Pass.Render("✓ confirmed"))
 	case clockWrong:
@@ -241,6 +312,9 @@ func (s *preflightScreen) view() string {
 func (s *preflightScreen) pinned() string {
 	st := s.e.st
 	var b strings.Builder
+	if s.ackGate != nil && !s.loading {
+		b.WriteString("\n" + s.ackGate.view(st, s.w) + "\n")
+	}
 	if s.reason != nil && !s.loading {
 		b.WriteString("\nAcknowledge " + st.Key.Render(s.checks[s.cursor].Name) + " (recorded in the journal)\n")
 		b.WriteString(s.reason.view(true, s.w))

@@ -44,7 +44,9 @@ func TestRunRestoresTerminal(t *testing.T) {
 	// A deadlock guard only: the test never waits on it in the normal path.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := io.WriteString(ptmx, "qy"); err != nil {
+	// q, the word quit, then enter — sent as a CSI u sequence because the pty
+	// is still in cooked mode (which turns \r into \n) until Run makes it raw.
+	if _, err := io.WriteString(ptmx, "qquit\x1b[13u"); err != nil {
 		t.Fatal(err)
 	}
 	err = Run(ctx, newFake(), Options{In: tty, Out: tty, Env: []string{"TERM=xterm-256color", "NO_COLOR=1"}})

@@ -2,14 +2,41 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 )
+
+// RunbookEngine is what the runbook screen needs: the steps, the calls that
+// record progress on them, and (for step confirmations on a custodian's own
+// key) the quorum and the PIN path.
+type RunbookEngine interface {
+	PINEngine
+	// Quorum reports the counted custodians: a confirmation is signed on the
+	// key a custodian was counted with.
+	Quorum() QuorumState
+	// Steps returns the runbook steps with their current state.
+	Steps() []StepView
+	// Current is the index of the step the operator must do now
+	// (len(Steps()) when every step is done or skipped).
+	Current() int
+	// Tick records check number check of step as done (toggling is not allowed:
+	// a recorded tick stays recorded).
+	Tick(step, check int) error
+	// Answer records evidence number evidence of step.
+	Answer(step, evidence int, text string) error
+	// Confirm records that custodian (by roster name) confirms step, proven
+	// on the custodian's own key: PIN, then touch; it may block. Errors
+	// wrap *WrongPINError, ErrPINBlocked, ErrLastPINTry or ErrKeyRemoved.
+	Confirm(ctx context.Context, step int, custodian, pin string) error
+	// Complete finishes step; it fails if checks, evidence or confirmations
+	// are missing.
+	Complete(step int) error
+	// Skip skips step with a recorded reason.
+	Skip(step int, reason string) error
+}
 
 // runbookDoneMsg is sent by the runbook screen when every step is completed
 // or skipped: the root moves on to the close-out.
@@ -33,16 +60,21 @@ type item struct {
 // runbookScreen walks the operator through the steps in order.
 type runbookScreen struct {
 	e      *env
+	eng    RunbookEngine
 	steps  []StepView
 	cur    int
 	items  []item
 	cursor int
 	edit   *field // evidence being typed
-	skip   *field // skip reason being typed
-	// confirm is the PIN of the custodian confirming the step (confirmWho)
-	// on their own key; op tracks the signature while it waits for a touch.
-	confirm    *field
+	// skipping asks for the word "skip" before skip (the reason) opens,
+	// empty: nothing typed before it reaches the reason.
+	skipping *gate
+	skip     *field
+	// confirm is the PIN prompt of the custodian confirming the step
+	// (confirmWho) on their own key; op tracks the signature.
+	confirm    *pinPrompt
 	confirmWho string
+	scan       keyScan
 	op         hwOp
 	scroll     int
 	secrets    secretsPanel
@@ -50,8 +82,8 @@ type runbookScreen struct {
 	w, h       int
 }
 
-func newRunbook(e *env) *runbookScreen {
-	s := &runbookScreen{e: e, secrets: newSecretsPanel(e)}
+func newRunbook(e *env, eng RunbookEngine, rev RevealEngine) *runbookScreen {
+	s := &runbookScreen{e: e, eng: eng, secrets: newSecretsPanel(e, rev)}
 	s.reload()
 	if it, ok := s.missing(); ok { // start on the first thing to do
 		s.cursor = indexOf(s.items, it)
@@ -64,14 +96,14 @@ func (s *runbookScreen) title() string {
 }
 func (s *runbookScreen) setSize(w, h int) { s.w, s.h = w, h }
 func (s *runbookScreen) typing() bool {
-	return s.edit != nil || s.skip != nil || (s.confirm != nil && !s.op.pending)
+	return s.edit != nil || s.skip != nil || s.skipping != nil || (s.confirm != nil && !s.op.pending)
 }
 func (s *runbookScreen) init() tea.Cmd { return s.doneCmd() }
 
 // reload refreshes the steps from the engine after a recorded change.
 func (s *runbookScreen) reload() {
 	prev := s.cur
-	s.steps, s.cur = s.e.eng.Steps(), s.e.eng.Current()
+	s.steps, s.cur = s.eng.Steps(), s.eng.Current()
 	if s.cur != prev {
 		s.secrets.hideAll()
 		s.cursor, s.scroll = 0, 0
@@ -129,6 +161,8 @@ func (s *runbookScreen) next() string {
 		return "every step is done: wait for the close-out"
 	case s.edit != nil:
 		return "type the evidence and press enter to record it (esc cancels)"
+	case s.skipping != nil:
+		return s.skipping.next()
 	case s.skip != nil:
 		return "type why this step is skipped and press enter (esc cancels)"
 	case s.op.pending && s.op.touch:
@@ -136,7 +170,7 @@ func (s *runbookScreen) next() string {
 	case s.op.pending:
 		return "wait while " + s.confirmWho + "'s key signs the confirmation"
 	case s.confirm != nil:
-		return s.confirmWho + ": type your PIN, press enter, then touch your key (esc cancels)"
+		return s.confirm.next("touch your key (esc cancels)")
 	}
 	st := s.steps[s.cur]
 	if it, ok := s.missing(); ok {
@@ -164,8 +198,14 @@ func (s *runbookScreen) ShortHelp() []key.Binding {
 	if s.op.pending {
 		return nil
 	}
+	if s.skipping != nil {
+		return s.skipping.help(k)
+	}
 	if s.confirm != nil {
-		return []key.Binding{withHelp(k.Enter, "sign with the key"), k.Back}
+		if s.confirm.guarding() {
+			return s.confirm.help(k, "")
+		}
+		return append(s.confirm.help(k, "sign with the key"), k.Back)
 	}
 	if s.typing() {
 		return []key.Binding{withHelp(k.Enter, "record"), k.Back}
@@ -206,12 +246,30 @@ func (s *runbookScreen) update(msg tea.Msg) tea.Cmd {
 		}
 		return s.key(msg)
 	case tea.PasteMsg:
-		if f := s.activeField(); f != nil {
-			f.update(msg)
+		switch {
+		case s.confirm != nil && !s.op.pending:
+			s.confirm.update(s.e, s.eng, msg)
+		case s.edit != nil:
+			s.edit.update(msg)
+		case s.skip != nil:
+			s.skip.update(msg)
 		}
-	case confirmResultMsg:
+	case hwResult[struct{}]:
 		return s.onConfirmed(msg)
-	case touchWaitMsg, spinMsg:
+	case keysMsg:
+		s.scan.arrived()
+		if s.op.keysChanged(msg.keys) {
+			s.err = hwRefusal(s.op.serial, ErrKeyRemoved, s.confirmWho+" did not confirm")
+		}
+		if s.confirm != nil {
+			s.confirm.seen(msg.keys)
+		}
+	case tickMsg:
+		if s.confirm != nil || s.op.pending {
+			return tea.Batch(s.scan.start(s.e, s.eng), s.secrets.update(msg))
+		}
+		return s.secrets.update(msg)
+	case touchMsg, spinMsg:
 		if s.op.pending {
 			return s.op.update(s.e, msg)
 		}
@@ -222,28 +280,34 @@ func (s *runbookScreen) update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (s *runbookScreen) activeField() *field {
-	if s.edit != nil {
-		return s.edit
-	}
-	if s.confirm != nil {
-		return s.confirm
-	}
-	return s.skip
-}
-
 func (s *runbookScreen) fieldKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := s.e.keys
-	f := s.activeField()
+	switch {
+	case s.skipping != nil:
+		switch s.skipping.update(k, msg) {
+		case gateYes:
+			s.skipping = nil
+			s.skip = &field{label: "Reason for skipping", max: 500}
+		case gateNo:
+			s.skipping = nil
+		}
+		return nil
+	case s.confirm != nil:
+		switch s.confirm.update(s.e, s.eng, msg) {
+		case pinCancel:
+			s.confirm = nil
+		case pinSubmit:
+			return s.startConfirm()
+		}
+		return nil
+	}
+	f := s.skip
+	if s.edit != nil {
+		f = s.edit
+	}
 	switch {
 	case key.Matches(msg, k.Back):
-		s.edit, s.skip, s.confirm = nil, nil, nil
-	case key.Matches(msg, k.Enter) && s.confirm != nil:
-		if f.empty() {
-			s.err = "Type the PIN first, or press esc."
-			return nil
-		}
-		return s.startConfirm()
+		s.edit, s.skip = nil, nil
 	case key.Matches(msg, k.Enter):
 		if f.empty() {
 			s.err = "Type something first, or press esc."
@@ -252,10 +316,10 @@ func (s *runbookScreen) fieldKey(msg tea.KeyPressMsg) tea.Cmd {
 		text := strings.TrimSpace(f.String())
 		if s.edit != nil {
 			it, _ := s.selectedItem()
-			return s.record(s.e.eng.Answer(s.cur, it.idx, text), "record the evidence")
+			return s.record(s.eng.Answer(s.cur, it.idx, text), "record the evidence")
 		}
 		s.secrets.hideAll()
-		return s.record(s.e.eng.Skip(s.cur, text), "skip the step")
+		return s.record(s.eng.Skip(s.cur, text), "skip the step")
 	default:
 		f.update(msg)
 	}
@@ -297,157 +361,33 @@ func (s *runbookScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		s.scroll += 5
 	case ok && it.kind == itemCheck && key.Matches(msg, k.Toggle, k.Enter):
 		if !st.Checks[it.idx].Done {
-			return s.record(s.e.eng.Tick(s.cur, it.idx), "record the tick")
+			return s.record(s.eng.Tick(s.cur, it.idx), "record the tick")
 		}
 	case ok && it.kind == itemEvidence && key.Matches(msg, k.Enter):
 		s.edit = &field{label: st.Evidence[it.idx].Prompt, max: 2000}
 		s.edit.value = []rune(st.Evidence[it.idx].Answer)
 	case ok && it.kind == itemConfirm && key.Matches(msg, k.Confirm):
 		if !contains(st.Confirmed, st.Confirmers[it.idx]) {
-			s.confirmWho, s.err = st.Confirmers[it.idx], ""
-			s.confirm = &field{label: "PIN of " + s.confirmWho + "'s key", masked: true, max: 8}
+			return s.openConfirm(st.Confirmers[it.idx])
 		}
 	case ok && it.kind == itemSecret && key.Matches(msg, k.Reveal):
 		return s.secrets.toggle(s.cur, st.Secrets[it.idx])
 	case key.Matches(msg, k.Next):
+		// One key, no gate: a step completes only once every check is
+		// ticked, every evidence recorded and every confirmer has confirmed,
+		// each a deliberate act; completing is what comes next, reveals and
+		// skips nothing, and a word per step would tax every step. A stray
+		// n before that only says what is missing.
 		if m, missing := s.missing(); missing {
 			s.cursor = indexOf(s.items, m)
 			s.err = "Not yet: " + s.next() + "."
 			return nil
 		}
-		return s.record(s.e.eng.Complete(s.cur), "complete the step")
+		return s.record(s.eng.Complete(s.cur), "complete the step")
 	case key.Matches(msg, k.Skip):
-		s.skip = &field{label: "Reason for skipping", max: 500}
+		s.skipping = newGate("skip", fmt.Sprintf("skip step %d", s.cur+1))
 	}
 	return nil
-}
-
-func (s *runbookScreen) view() string {
-	if s.cur >= len(s.steps) {
-		return "All steps done."
-	}
-	left := min(28, s.w/3)
-	if codeWiderThan(s.steps[s.cur].Instructions, s.w-left-2) {
-		// A command in a code block would be broken mid-token beside the
-		// step list: give the step the whole width (the header says which
-		// step it is), so it can be read and typed as written.
-		return s.stepView(s.w)
-	}
-	list := s.stepList(left, s.h)
-	right := s.stepView(s.w - left - 2)
-	return lipgloss.JoinHorizontal(lipgloss.Top, lipgloss.NewStyle().Width(left).Render(list), "  ", right)
-}
-
-// codeWiderThan reports whether a fenced or indented code line of the
-// Markdown md would not fit in width cells once rendered (glamour indents
-// code by a few cells).
-func codeWiderThan(md string, width int) bool {
-	in := false
-	for _, l := range strings.Split(md, "\n") {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
-			in = !in
-			continue
-		}
-		if (in || strings.HasPrefix(l, "    ") || strings.HasPrefix(l, "\t")) && lipgloss.Width(t)+6 > width {
-			return true
-		}
-	}
-	return false
-}
-
-// stepList shows the steps around the current one with their status.
-func (s *runbookScreen) stepList(width, height int) string {
-	first := max(0, s.cur-height/2)
-	last := min(len(s.steps), first+height)
-	first = max(0, last-height)
-	var b strings.Builder
-	for i := first; i < last; i++ {
-		st := s.steps[i]
-		mark := "·"
-		switch {
-		case i == s.cur:
-			mark = "▶"
-		case st.State == StepDone:
-			mark = s.e.st.Pass.Render("✓")
-		case st.State == StepSkipped:
-			mark = s.e.st.Warn.Render("~")
-		}
-		line := fit(fmt.Sprintf("%s %d %s", mark, i+1, st.Title), width)
-		if i == s.cur {
-			line = s.e.st.Selected.Render(line)
-		}
-		b.WriteString(line + "\n")
-	}
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-func (s *runbookScreen) stepView(width int) string {
-	stv, e := s.steps[s.cur], s.e
-	var items strings.Builder
-	for i, it := range s.items {
-		mark := "  "
-		if i == s.cursor {
-			mark = "› "
-		}
-		switch it.kind {
-		case itemCheck:
-			box := "[ ]"
-			if stv.Checks[it.idx].Done {
-				box = e.st.Pass.Render("[✓]")
-			}
-			items.WriteString(hangAfter(mark+box+" "+stv.Checks[it.idx].Text, width, "      "))
-		case itemEvidence:
-			ev := stv.Evidence[it.idx]
-			if s.edit != nil && i == s.cursor {
-				items.WriteString(s.edit.view(true, width))
-				break
-			}
-			ans := e.st.Muted.Render("(not recorded — enter)")
-			if ev.Answer != "" {
-				ans = e.st.Pass.Render("✓ ") + ev.Answer
-			}
-			items.WriteString(hangAfter(mark+ev.Prompt+": "+ans, width, "    "))
-		case itemConfirm:
-			name, box := stv.Confirmers[it.idx], "[ ]"
-			if contains(stv.Confirmed, name) {
-				box = e.st.Pass.Render("[✓]")
-			}
-			items.WriteString(mark + box + " confirmed by " + name)
-			if s.confirm != nil && name == s.confirmWho {
-				items.WriteString("\n    " + s.confirm.view(!s.op.pending, width-4))
-				if l := s.op.view(e.st, "Signing the confirmation…"); l != "" {
-					items.WriteString("\n    " + l)
-				}
-			}
-		case itemSecret:
-			items.WriteString(s.secrets.view(stv.Secrets[it.idx], i == s.cursor, width))
-		}
-		items.WriteString("\n")
-	}
-	if s.skip != nil {
-		items.WriteString("\n" + s.skip.view(true, width) + "\n")
-	}
-	if s.err != "" {
-		items.WriteString("\n" + e.st.Error.Render(s.err) + "\n")
-	}
-	if s.secrets.err != "" {
-		items.WriteString(e.st.Error.Render(s.secrets.err) + "\n")
-	}
-	head := wrap(e.st.Title.Render(fmt.Sprintf("%d. %s", s.cur+1, stv.Title)), width)
-	tail := wrap(strings.TrimSuffix(items.String(), "\n"), width)
-	room := s.h - lipgloss.Height(head) - lipgloss.Height(tail) - 1
-	md := e.md.render(stv.Instructions, width)
-	lines := strings.Split(md, "\n")
-	s.scroll = min(s.scroll, max(len(lines)-1, 0))
-	lines = lines[s.scroll:]
-	if room < 1 {
-		room = 1
-	}
-	if len(lines) > room {
-		lines = append(lines[:room-1], e.st.Muted.Render("… pgdn for more"))
-	}
-	return head + "\n" + strings.Join(lines, "\n") + "\n\n" + tail
 }
 
 func contains(list []string, s string) bool {
@@ -468,36 +408,41 @@ func indexOf(items []item, it item) int {
 	return 0
 }
 
-// confirmResultMsg carries the result of Engine.Confirm for operation op.
-type confirmResultMsg struct {
-	op  int
-	err error
+// openConfirm opens the PIN prompt of who, for the key they were counted
+// with, and reads its retries.
+func (s *runbookScreen) openConfirm(who string) tea.Cmd {
+	var serial uint32
+	for _, c := range s.eng.Quorum().Counted {
+		if c.Name == who {
+			serial = c.Serial
+		}
+	}
+	if serial == 0 {
+		s.err = "✗ " + who + " is not in the current quorum: only a counted custodian can confirm."
+		return nil
+	}
+	s.confirmWho, s.err = who, ""
+	s.confirm = newPINPrompt(who, serial, -1)
+	return s.scan.start(s.e, s.eng)
 }
 
 // startConfirm has the custodian's key sign the confirmation (PIN, touch).
 func (s *runbookScreen) startConfirm() tea.Cmd {
-	pin := s.confirm.String()
-	s.confirm.reset()
-	ctx, cancel := context.WithCancel(s.e.ctx)
-	id := s.e.nextOp()
-	eng, step, who := s.e.eng, s.cur, s.confirmWho
-	run := func() tea.Msg { return confirmResultMsg{op: id, err: eng.Confirm(ctx, step, who, pin)} }
-	return tea.Batch(s.op.start(s.e, id, cancel), run)
+	serial, pin := s.confirm.serial, s.confirm.take()
+	eng, step, who := s.eng, s.cur, s.confirmWho
+	return launch(&s.op, s.e, serial, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, eng.Confirm(ctx, step, who, pin)
+	})
 }
 
-func (s *runbookScreen) onConfirmed(msg confirmResultMsg) tea.Cmd {
-	if !s.op.finish(msg.op) {
+func (s *runbookScreen) onConfirmed(msg hwResult[struct{}]) tea.Cmd {
+	if !s.op.finish(msg.op) || s.confirm == nil {
 		return nil
 	}
-	var wp *WrongPINError
-	switch {
-	case msg.err == nil:
-		s.confirm = nil
-		return s.record(nil, "")
-	case errors.As(msg.err, &wp):
-		s.err = fmt.Sprintf("✗ Wrong PIN for %s's key: %d tries left. Type it again slowly.", s.confirmWho, wp.Retries)
-	default:
-		s.err = "✗ " + s.confirmWho + " did not confirm: " + msg.err.Error()
+	if msg.err != nil {
+		s.confirm.err = s.confirm.failed(msg.err, s.confirmWho+" did not confirm")
+		return nil
 	}
-	return nil
+	s.confirm = nil
+	return s.record(nil, "")
 }

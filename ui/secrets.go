@@ -9,12 +9,11 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// revealMsg carries the result of Engine.Reveal for operation op.
-type revealMsg struct {
-	op     int
-	name   string
-	secret Secret
-	err    error
+// RevealEngine is what the secrets panel needs.
+type RevealEngine interface {
+	// Reveal decrypts the named credential of step. The caller shows it only
+	// on request and calls Secret.Wipe when it hides it again.
+	Reveal(ctx context.Context, step int, name string) (Secret, error)
 }
 
 // shown is a revealed secret and when it hides itself.
@@ -28,6 +27,7 @@ type shown struct {
 // or when the step, the window or the session ends.
 type secretsPanel struct {
 	e     *env
+	eng   RevealEngine
 	step  int
 	shown map[string]shown
 	op    hwOp
@@ -35,8 +35,8 @@ type secretsPanel struct {
 	err   string
 }
 
-func newSecretsPanel(e *env) secretsPanel {
-	return secretsPanel{e: e, shown: map[string]shown{}}
+func newSecretsPanel(e *env, eng RevealEngine) secretsPanel {
+	return secretsPanel{e: e, eng: eng, shown: map[string]shown{}}
 }
 
 // toggle reveals name, or hides it when it is showing.
@@ -48,35 +48,32 @@ func (p *secretsPanel) toggle(step int, name string) tea.Cmd {
 	if p.op.pending {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(p.e.ctx)
-	id := p.e.nextOp()
 	p.opFor, p.err = name, ""
-	eng := p.e.eng
-	run := func() tea.Msg {
-		s, err := eng.Reveal(ctx, step, name)
-		return revealMsg{op: id, name: name, secret: s, err: err}
-	}
-	return tea.Batch(p.op.start(p.e, id, cancel), run)
+	eng := p.eng
+	return launch(&p.op, p.e, 0, func(ctx context.Context) (Secret, error) {
+		return eng.Reveal(ctx, step, name)
+	})
 }
 
 func (p *secretsPanel) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case revealMsg:
+	case hwResult[Secret]:
 		if !p.op.finish(msg.op) {
-			if msg.err == nil && msg.secret.Wipe != nil {
-				msg.secret.Wipe()
+			if msg.err == nil && msg.val.Wipe != nil {
+				msg.val.Wipe()
 			}
 			return nil
 		}
+		name := p.opFor
 		if msg.err != nil {
-			p.err = fmt.Sprintf("✗ Could not open %q: %v. The step is unchanged; press v to try again.", msg.name, msg.err)
+			p.err = fmt.Sprintf("✗ Could not open %q: %v. The step is unchanged; press v to try again.", name, msg.err)
 			return nil
 		}
-		p.shown[msg.name] = shown{s: msg.secret, hideAt: p.e.now.Add(p.e.opts.RevealFor)}
+		p.shown[name] = shown{s: msg.val, hideAt: p.e.now.Add(p.e.opts.RevealFor)}
 		if p.e.mode.Drill {
 			// Drill: it decrypted and parsed; it is never shown.
-			p.hide(msg.name)
-			p.shown[msg.name] = shown{hideAt: p.e.now.Add(p.e.opts.RevealFor)}
+			p.hide(name)
+			p.shown[name] = shown{hideAt: p.e.now.Add(p.e.opts.RevealFor)}
 		}
 	case tickMsg:
 		for name, s := range p.shown {
@@ -84,7 +81,7 @@ func (p *secretsPanel) update(msg tea.Msg) tea.Cmd {
 				p.hide(name)
 			}
 		}
-	case touchWaitMsg, spinMsg:
+	case touchMsg, spinMsg:
 		return p.op.update(p.e, msg)
 	}
 	return nil

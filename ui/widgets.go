@@ -12,8 +12,9 @@ import (
 )
 
 // This file holds the widgets every screen shares: a text field (plain or a
-// masked PIN), the countdown bar, the status line of a checklist item and the
-// "touch your YubiKey" prompt.
+// masked PIN), the countdown bar and the status line of a checklist item
+// (the hardware launcher and its touch prompt are in hw.go, the PIN prompt
+// in pin.go, the confirmation gate in gate.go).
 
 // field is a one-line text input. A masked field shows one • per character
 // and zeroes its buffer on Reset.
@@ -130,87 +131,6 @@ func countdownBar(remaining, total time.Duration, width int) string {
 		filled = n
 	}
 	return "[" + strings.Repeat("█", filled) + strings.Repeat("·", n-filled) + "]" + label
-}
-
-// spinnerFrames animate the touch prompt.
-var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
-
-// touchDelay is how long a hardware call may run before the console asks for
-// a touch: a PIN check alone returns sooner.
-const touchDelay = 700 * time.Millisecond
-
-// hwOp tracks one pending hardware call so that late results, touch timers and
-// spinner ticks of an earlier call are ignored.
-type hwOp struct {
-	id      int
-	pending bool
-	touch   bool // the touch prompt is showing
-	frame   int
-	cancel  func()
-}
-
-// touchWaitMsg fires touchDelay after a hardware call started.
-type touchWaitMsg struct{ op int }
-
-// spinMsg advances the touch spinner.
-type spinMsg struct{ op int }
-
-// start begins tracking a new operation and returns the timer command.
-func (o *hwOp) start(e *env, id int, cancel func()) tea.Cmd {
-	*o = hwOp{id: id, pending: true, cancel: cancel}
-	return e.after(touchDelay, func(time.Time) tea.Msg { return touchWaitMsg{op: id} })
-}
-
-// finish stops tracking; it reports false for a result of a stale operation.
-func (o *hwOp) finish(id int) bool {
-	if !o.pending || id != o.id {
-		return false
-	}
-	if o.cancel != nil {
-		o.cancel()
-	}
-	o.pending, o.touch, o.cancel = false, false, nil
-	return true
-}
-
-// abort cancels the pending operation, if any.
-func (o *hwOp) abort() {
-	if o.pending {
-		o.finish(o.id)
-	}
-}
-
-// update handles the timer and spinner messages.
-func (o *hwOp) update(e *env, msg tea.Msg) tea.Cmd {
-	var id int
-	switch msg := msg.(type) {
-	case touchWaitMsg:
-		id = msg.op
-	case spinMsg:
-		id = msg.op
-	default:
-		return nil
-	}
-	if !o.pending || id != o.id {
-		return nil
-	}
-	if _, ok := msg.(spinMsg); ok {
-		o.frame = (o.frame + 1) % len(spinnerFrames)
-	}
-	o.touch = true
-	return e.after(100*time.Millisecond, func(time.Time) tea.Msg { return spinMsg{op: id} })
-}
-
-// view is the waiting line: the touch prompt once the delay passed.
-func (o *hwOp) view(st Styles, working string) string {
-	switch {
-	case !o.pending:
-		return ""
-	case o.touch:
-		return st.Warning.Render(spinnerFrames[o.frame] + " Touch your YubiKey now (its light is blinking)")
-	default:
-		return working
-	}
 }
 
 // clip cuts s to at most h lines.
