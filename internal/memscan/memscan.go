@@ -33,10 +33,12 @@ import (
 type Region string
 
 const (
-	// Locked is a mapping with pages locked in RAM (smaps VmFlags "lo", or
-	// a non-zero Locked: size): memguard's buffers are mmap'ed and mlock'ed,
-	// so this is where they live. After mlockall(MCL_CURRENT|MCL_FUTURE)
-	// every mapping is locked; LockedAll then tells them apart.
+	// Locked is a secure buffer: a mapping with pages locked in RAM (smaps
+	// VmFlags "lo", or a non-zero Locked: size) and excluded from core
+	// dumps (VmFlags "dd"): memguard's buffers are mmap'ed, madvised
+	// MADV_DONTDUMP and mlock'ed, so this is where they live. After
+	// mlockall(MCL_CURRENT|MCL_FUTURE) every mapping is locked; the Go heap
+	// then stays Heap (it is never "dd"), and AllLocked says so.
 	Locked Region = "locked"
 	// Guard is a PROT_NONE mapping (memguard's guard pages; never readable).
 	Guard Region = "guard"
@@ -195,7 +197,11 @@ func classify(m *Mapping) Region {
 	switch {
 	case !strings.HasPrefix(m.Perms, "r"):
 		return Guard
-	case hasFlag(m, "lo") || m.LockedKB > 0:
+	case (hasFlag(m, "lo") || m.LockedKB > 0) && hasFlag(m, "dd"):
+		// A secure buffer: locked and excluded from core dumps (memcall's
+		// Lock, used by memguard and the vault's arena, does both). Under
+		// mlockall every mapping is locked, but the Go heap is never "dd":
+		// a copy there is still outside the secure buffers.
 		return Locked
 	case m.Path == "[heap]" || m.Path == "":
 		return Heap

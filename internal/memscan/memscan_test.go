@@ -48,6 +48,11 @@ func TestMain(m *testing.M) {
 			fmt.Println("mmap:", err)
 			os.Exit(2)
 		}
+		// A secure buffer as memcall makes it: MADV_DONTDUMP, then mlock.
+		if err := syscall.Madvise(mem, 16 /* MADV_DONTDUMP */); err != nil {
+			fmt.Println("madvise:", err)
+			os.Exit(2)
+		}
 		if err := syscall.Mlock(mem); err != nil {
 			fmt.Println("mlock:", err)
 			os.Exit(2)
@@ -197,13 +202,16 @@ func TestParseSmaps(t *testing.T) {
 	const smaps = `7f0000000000-7f0000001000 rw-p 00000000 00:00 0 
 Size:                  4 kB
 Locked:                4 kB
-VmFlags: rd wr mr mw me lo ac sd 
+VmFlags: rd wr mr mw me lo ac sd dd 
 7f0000001000-7f0000002000 ---p 00000000 00:00 0 
 Locked:                0 kB
 VmFlags: mr mw me ac sd 
 c000000000-c000400000 rw-p 00000000 00:00 0 
 Locked:                0 kB
 VmFlags: rd wr mr mw me ac sd 
+c000400000-c000800000 rw-p 00000000 00:00 0 
+Locked:             4096 kB
+VmFlags: rd wr mr mw me lo ac sd 
 55d0-55e0 rw-p 00000000 00:00 0                          [heap]
 7ffc0000-7ffd0000 rw-p 00000000 00:00 0                          [stack]
 400000-500000 r--p 00000000 08:01 1234                       /usr/bin/x y
@@ -212,7 +220,8 @@ VmFlags: rd wr mr mw me ac sd
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Region{Locked, Guard, Heap, Heap, Stack, File}
+	// The mlockall'ed Go heap (lo, not dd) is still Heap.
+	want := []Region{Locked, Guard, Heap, Heap, Heap, Stack, File}
 	if len(maps) != len(want) {
 		t.Fatalf("%d mappings, want %d", len(maps), len(want))
 	}
@@ -221,8 +230,8 @@ VmFlags: rd wr mr mw me ac sd
 			t.Errorf("mapping %d (%s %q): %s, want %s", i, m.Perms, m.Path, m.Region, want[i])
 		}
 	}
-	if maps[5].Path != "/usr/bin/x y" {
-		t.Errorf("path %q", maps[5].Path)
+	if maps[6].Path != "/usr/bin/x y" {
+		t.Errorf("path %q", maps[6].Path)
 	}
 }
 
