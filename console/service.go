@@ -21,8 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/awnumar/memguard"
-
 	"breakglass/audit"
 	"breakglass/hardware"
 	"breakglass/internal/netstate"
@@ -116,7 +114,7 @@ type Service struct {
 	reauthOn  bool
 	expiryErr error // the window's expiry could not be journaled yet
 
-	revealed []*memguard.LockedBuffer // wiped on lock
+	revealed []interface{ Destroy() } // revealed plaintexts and TOTP seeds (locked memory), wiped on lock
 
 	payload  []byte // report payload, fixed at the first signature
 	signers  []audit.ReportSigner
