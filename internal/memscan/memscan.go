@@ -257,8 +257,8 @@ func Scan(pid int, secrets []Secret) (*Result, error) {
 		}
 		if m.Path == "" || m.Path == "[heap]" {
 			anon++
-			if m.Region == Locked {
-				anonLocked++
+			if hasFlag(m, "lo") || m.LockedKB > 0 {
+				anonLocked++ // locked, secure buffer or not
 			}
 		}
 		ok, err := scanMapping(mem, m, secrets, maxLen, buf, res)
