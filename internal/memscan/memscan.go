@@ -89,7 +89,7 @@ type Result struct {
 	Bytes    uint64                    // bytes read
 	Skipped  int                       // mappings that could not be read (guard pages, vsyscall)
 	// AllLocked is true when every readable anonymous mapping is locked
-	// (mlockall in effect): Locked then does not mean "memguard buffer".
+	// (mlockall in effect) or droppable (never swapped).
 	AllLocked bool
 }
 
@@ -257,8 +257,11 @@ func Scan(pid int, secrets []Secret) (*Result, error) {
 		}
 		if m.Path == "" || m.Path == "[heap]" {
 			anon++
-			if hasFlag(m, "lo") || m.LockedKB > 0 {
-				anonLocked++ // locked, secure buffer or not
+			// Locked, secure buffer or not. A droppable mapping ("dp",
+			// MAP_DROPPABLE: the vDSO getrandom state) cannot be locked, and
+			// need not be: the kernel discards its pages, never swaps them.
+			if hasFlag(m, "lo") || m.LockedKB > 0 || hasFlag(m, "dp") {
+				anonLocked++
 			}
 		}
 		ok, err := scanMapping(mem, m, secrets, maxLen, buf, res)
