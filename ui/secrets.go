@@ -76,7 +76,13 @@ func (p *secretsPanel) update(msg tea.Msg) tea.Cmd {
 		}
 		sh := shown{s: msg.val, hideAt: p.e.now.Add(p.e.opts.RevealFor)}
 		if p.e.out != nil && msg.val.Value != nil && msg.val.Kind != TOTPSeed && !p.e.mode.Drill {
-			sh.text, sh.slot, sh.ph = p.e.out.register(msg.val.Value)
+			var ok bool
+			if sh.text, sh.slot, ok = p.e.out.register(msg.val.Value); !ok {
+				// More cells than there are placeholders: not drawn at all
+				// rather than drawn from an ordinary string.
+				sh.text, sh.slot = "(too long to show on this screen)", -1
+			}
+			sh.ph = true
 		}
 		p.shown[name] = sh
 		if p.e.mode.Drill {

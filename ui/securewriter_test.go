@@ -83,3 +83,23 @@ func (nopFile) Read([]byte) (int, error)    { return 0, nil }
 func (nopFile) Write(p []byte) (int, error) { return len(p), nil }
 func (nopFile) Close() error                { return nil }
 func (nopFile) Fd() uintptr                 { return 99 }
+
+// TestSecureOutputFull: a secret with more cells than placeholders is
+// refused (the panel then shows a notice, never the text).
+func TestSecureOutputFull(t *testing.T) {
+	o := newSecureOutput(&bytes.Buffer{})
+	big := bytes.Repeat([]byte("x"), phSize+1)
+	if _, _, ok := o.register(func() []byte { return big }); ok {
+		t.Errorf("registered more cells than placeholders")
+	}
+	_, a, ok1 := o.register(func() []byte { return big[:phSize/2] })
+	_, _, ok2 := o.register(func() []byte { return big[:phSize/2] })
+	_, _, ok3 := o.register(func() []byte { return big[:1] })
+	if !ok1 || !ok2 || ok3 {
+		t.Errorf("placeholders not reserved exactly: %v %v %v", ok1, ok2, ok3)
+	}
+	o.release(a)
+	if _, _, ok := o.register(func() []byte { return big[:10] }); !ok {
+		t.Errorf("released placeholders not reused")
+	}
+}
