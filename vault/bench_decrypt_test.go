@@ -19,8 +19,10 @@ func benchValue(i int) []byte { return []byte(fmt.Sprintf("bench-secret-%04d-Xy9
 // BenchmarkDecryptAll decrypts every one of 2,000 sealed passwords, once
 // per iteration; ns/secret is the figure to compare.
 //
-//   - vault-check: what a drill does today (Opened.Check: age decrypt with
-//     the locked identity, three memguard buffers, validation).
+//   - vault-check: what a drill does (Opened.Check: the age header opened
+//     with the locked identity, whose public key is computed once; the
+//     payload decrypted in place into the session's locked arena;
+//     validation without copies).
 //   - vault-reveal: what a reveal does (Opened.Reveal, then Destroy).
 //   - age: the age library decrypting the same-sized files to an ordinary
 //     X25519 identity in one process (io.ReadAll, no locked memory): the
