@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
-
-	"github.com/awnumar/memguard"
 
 	"breakglass/internal/inert"
 	"breakglass/runbook/session"
@@ -73,8 +70,11 @@ func (s *Service) Reveal(ctx context.Context, step int, name string) (ui.Secret,
 	out.Value = buf.Bytes
 	out.Wipe = buf.Destroy
 	if sec.Kind == vault.KindTOTP {
-		if _, period, err := vault.TOTPCode(buf.Bytes(), s.cfg.Now()); err == nil {
-			out.TOTP = totpGen{buf: buf, period: period}
+		// Parsed once, into locked memory; wiped at hide and at lock.
+		if t, err := vault.NewLockedTOTP(buf.Bytes()); err == nil {
+			s.revealed = append(s.revealed, t)
+			out.TOTP = t
+			out.Wipe = func() { t.Destroy(); buf.Destroy() }
 		}
 	}
 	return out, nil
@@ -124,26 +124,6 @@ func (s *Service) wipeLocked() {
 		s.opened = nil
 	}
 }
-
-// totpGen computes a revealed TOTP seed's live code; it says "------" once
-// the seed is wiped.
-type totpGen struct {
-	buf    *memguard.LockedBuffer
-	period time.Duration
-}
-
-func (t totpGen) Code(now time.Time) string {
-	if !t.buf.IsAlive() {
-		return "------"
-	}
-	code, _, err := vault.TOTPCode(t.buf.Bytes(), now)
-	if err != nil {
-		return "??????"
-	}
-	return code
-}
-
-func (t totpGen) Period() time.Duration { return t.period }
 
 func uiKind(k vault.Kind) ui.SecretKind {
 	switch k {

@@ -117,7 +117,7 @@ type Service struct {
 	reauthOn  bool
 	expiryErr error // the window's expiry could not be journaled yet
 
-	revealed []*memguard.LockedBuffer // wiped on lock
+	revealed []interface{ Destroy() } // revealed plaintexts and TOTP seeds (locked memory), wiped on lock
 
 	jkey     *memguard.LockedBuffer // the journal key while a quorum's key is held; wiped at lock and close
 	tampered error                  // the journal failed a check: nothing more is signed

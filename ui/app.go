@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -57,6 +58,7 @@ type env struct {
 	now  time.Time
 	ops  int
 	md   *markdown
+	out  *secureOutput // Run's output: revealed secrets are drawn as placeholders it resolves; nil: as text
 	// after schedules msg after d; tea.Tick in production, a recorder in tests.
 	after func(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd
 }
@@ -174,9 +176,13 @@ func Run(ctx context.Context, eng Engine, opts Options) error {
 	if opts.In != nil {
 		popts = append(popts, tea.WithInput(opts.In))
 	}
-	if opts.Out != nil {
-		popts = append(popts, tea.WithOutput(opts.Out))
+	out := opts.Out
+	if out == nil {
+		out = os.Stdout
 	}
+	m.env.out = newSecureOutput(out)
+	defer m.env.out.close()
+	popts = append(popts, tea.WithOutput(m.env.out.output()))
 	if opts.Env != nil {
 		popts = append(popts, tea.WithEnvironment(opts.Env))
 	}

@@ -20,6 +20,11 @@ type RevealEngine interface {
 type shown struct {
 	s      Secret
 	hideAt time.Time
+	// text stands for the value in the view when drawn through Run's
+	// secureOutput (placeholders of slot), so no string holds the secret.
+	text string
+	slot int
+	ph   bool
 }
 
 // secretsPanel shows the credentials of the current step: masked by default,
@@ -69,7 +74,17 @@ func (p *secretsPanel) update(msg tea.Msg) tea.Cmd {
 			p.err = fmt.Sprintf("✗ Could not open %q: %v. The step is unchanged; press v to try again.", name, msg.err)
 			return nil
 		}
-		p.shown[name] = shown{s: msg.val, hideAt: p.e.now.Add(p.e.opts.RevealFor)}
+		sh := shown{s: msg.val, hideAt: p.e.now.Add(p.e.opts.RevealFor)}
+		if p.e.out != nil && msg.val.Value != nil && msg.val.Kind != TOTPSeed && !p.e.mode.Drill {
+			var ok bool
+			if sh.text, sh.slot, ok = p.e.out.register(msg.val.Value); !ok {
+				// More cells than there are placeholders: not drawn at all
+				// rather than drawn from an ordinary string.
+				sh.text, sh.slot = "(too long to show on this screen)", -1
+			}
+			sh.ph = true
+		}
+		p.shown[name] = sh
 		if p.e.mode.Drill {
 			// Drill: it decrypted and parsed; it is never shown.
 			p.hide(name)
@@ -88,6 +103,9 @@ func (p *secretsPanel) update(msg tea.Msg) tea.Cmd {
 }
 
 func (p *secretsPanel) hide(name string) {
+	if s, ok := p.shown[name]; ok && s.ph {
+		p.e.out.release(s.slot) // no write reads the value after this
+	}
 	if s, ok := p.shown[name]; ok && s.s.Wipe != nil {
 		s.s.Wipe()
 	}
@@ -137,6 +155,8 @@ func (p *secretsPanel) view(name string, focused bool, width int) string {
 		rem := per - time.Duration(p.e.now.UnixNano()%int64(per))
 		code := s.s.TOTP.Code(p.e.now)
 		return head + "\n    code " + st.Secret.Render(code) + "  " + countdownBar(rem, per, min(width-16, 32)) + sealed
+	case s.ph:
+		return head + "\n" + hang(st.Secret.Render(s.text), width, "    ") + sealed
 	case s.s.Value != nil:
 		v := strings.TrimRight(string(s.s.Value()), "\n")
 		return head + "\n" + hang(st.Secret.Render(v), width, "    ") + sealed

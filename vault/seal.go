@@ -150,6 +150,12 @@ func ValidateSecret(kind Kind, secret []byte) error {
 			return err
 		}
 		clear(p.key)
+		// What the console shows (NewLockedTOTP) must accept it too.
+		t, err := NewLockedTOTP(secret)
+		if err != nil {
+			return err
+		}
+		t.Destroy()
 	case KindRecoveryCodes:
 		if !utf8.Valid(secret) || len(RecoveryCodes(secret)) == 0 {
 			return fmt.Errorf("%w: recovery codes must be UTF-8 text with one code per line", ErrInvalidSecret)

@@ -357,7 +357,12 @@ func (u *Unlock) Open() (*Opened, error) {
 		return nil, &ShareError{Reason: "they do not give the vault's recorded key"}
 	}
 	locked.Freeze()
-	return &Opened{v: u.v, key: locked, custodians: u.Counted()}, nil
+	id, err := newLockedX25519(locked)
+	if err != nil {
+		locked.Destroy()
+		return nil, &ShareError{Reason: "they do not give the vault's recorded key"}
+	}
+	return &Opened{v: u.v, key: locked, id: id, arena: newArena(arenaSize), custodians: u.Counted()}, nil
 }
 
 // Opened is a vault whose identity is in locked memory. Lock wipes it.
@@ -368,16 +373,18 @@ func (u *Unlock) Open() (*Opened, error) {
 type Opened struct {
 	v          *Vault
 	key        *memguard.LockedBuffer
+	id         *lockedX25519 // the identity, its public key computed once
+	arena      *arena        // every plaintext of this session, locked; wiped by Lock
 	custodians []Custodian
 }
 
 // Custodians lists who opened the vault, in the order they were counted.
 func (o *Opened) Custodians() []Custodian { return o.custodians }
 
-// Reveal decrypts the secret name into a new locked buffer, which the
-// caller must Destroy when done. It does not mark the secret revealed:
+// Reveal decrypts the secret name into locked memory (the session's arena),
+// which the caller must Destroy when done; Lock wipes it too. It does not mark the secret revealed:
 // call Vault.MarkRevealed and Save.
-func (o *Opened) Reveal(name string) (*memguard.LockedBuffer, error) {
+func (o *Opened) Reveal(name string) (*Plaintext, error) {
 	if !o.key.IsAlive() {
 		return nil, fmt.Errorf("revealing %q: %w", name, ErrLocked)
 	}
@@ -385,24 +392,25 @@ func (o *Opened) Reveal(name string) (*memguard.LockedBuffer, error) {
 	if !ok {
 		return nil, fmt.Errorf("revealing %q: %w", name, ErrNoSecret)
 	}
-	r, err := age.Decrypt(bytes.NewReader(s.Age), &lockedX25519{key: o.key})
-	if err != nil {
+	hdr := secretHeader(s.Name, s.Kind)
+	// Straight into the session's locked arena: no ordinary buffer ever
+	// holds the plaintext (decryptLocked).
+	p, err := decryptLocked(o.arena, s.Age, o.id, len(hdr)+MaxSecretSize)
+	switch {
+	case errors.Is(err, errPayload) || errors.Is(err, errTooLarge):
+		return nil, fmt.Errorf("revealing %q: %w: its ciphertext is damaged; restore the vault file from a copy", name, ErrSecretCorrupt)
+	case err != nil:
 		return nil, fmt.Errorf("revealing %q: %w: it does not decrypt with the vault key; restore the vault file from a copy", name, ErrSecretCorrupt)
 	}
-	hdr := secretHeader(s.Name, s.Kind)
-	buf, err := memguard.NewBufferFromEntireReader(io.LimitReader(r, int64(len(hdr))+MaxSecretSize+1))
-	defer buf.Destroy()
-	if err != nil {
-		return nil, fmt.Errorf("revealing %q: %w: its ciphertext is damaged; restore the vault file from a copy", name, ErrSecretCorrupt)
-	}
-	body := buf.Bytes()
+	body := p.Bytes()
 	if !bytes.HasPrefix(body, hdr) || len(body) == len(hdr) || len(body) > len(hdr)+MaxSecretSize {
+		p.Destroy()
 		return nil, fmt.Errorf("revealing %q: %w: the sealed value belongs to another entry or kind; restore the vault file from a copy and reseal", name, ErrSecretCorrupt)
 	}
-	out := memguard.NewBuffer(len(body) - len(hdr))
-	out.Copy(body[len(hdr):])
-	out.Freeze()
-	return out, nil
+	p.mu.Lock()
+	p.voff, p.n = p.voff+len(hdr), p.n-len(hdr)
+	p.mu.Unlock()
+	return p, nil
 }
 
 // Check decrypts the secret name and validates it for its kind, returning
@@ -414,11 +422,14 @@ func (o *Opened) Check(name string) error {
 	}
 	defer buf.Destroy()
 	s, _ := o.v.Secret(name)
-	if err := ValidateSecret(s.Kind, buf.Bytes()); err != nil {
+	if err := validateLocked(s.Kind, buf.Bytes()); err != nil {
 		return fmt.Errorf("checking %q: %w: it decrypts but is not a valid %s", name, ErrSecretCorrupt, s.Kind)
 	}
 	return nil
 }
 
 // Lock wipes the vault identity. The Opened is unusable afterwards.
-func (o *Opened) Lock() { o.key.Destroy() }
+func (o *Opened) Lock() {
+	o.arena.destroy()
+	o.key.Destroy()
+}

@@ -20,6 +20,16 @@ const x25519Label = "age-encryption.org/v1/X25519"
 // ordinary slice). It follows filippo.io/age's x25519.go exactly.
 type lockedX25519 struct {
 	key *memguard.LockedBuffer
+	pub []byte // the public key; nil: computed on each unwrap
+}
+
+// newLockedX25519 is the identity of key with its public key computed once.
+func newLockedX25519(key *memguard.LockedBuffer) (*lockedX25519, error) {
+	pub, err := curve25519.X25519(key.Bytes(), curve25519.Basepoint)
+	if err != nil {
+		return nil, err
+	}
+	return &lockedX25519{key: key, pub: pub}, nil
 }
 
 var _ age.Identity = (*lockedX25519)(nil)
@@ -49,9 +59,12 @@ func (i *lockedX25519) unwrap(s *age.Stanza) ([]byte, error) {
 	if !i.key.IsAlive() {
 		return nil, ErrLocked
 	}
-	ours, err := curve25519.X25519(i.key.Bytes(), curve25519.Basepoint)
-	if err != nil {
-		return nil, err
+	ours := i.pub
+	if ours == nil {
+		var err error
+		if ours, err = curve25519.X25519(i.key.Bytes(), curve25519.Basepoint); err != nil {
+			return nil, err
+		}
 	}
 	shared, err := curve25519.X25519(i.key.Bytes(), epk)
 	if err != nil {

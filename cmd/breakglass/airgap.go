@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,10 +13,11 @@ import (
 // processGuards records what the process did to protect itself at start-up,
 // so preflight can show it and the journal can record it.
 type processGuards struct {
-	NoCoreDump  error // nil: RLIMIT_CORE is 0 and the process is not dumpable
-	Seccomp     error // nil: a seccomp filter refuses every socket family but AF_UNIX, and io_uring
-	Landlock    error // nil: TCP bind/connect denied by Landlock
-	LandlockABI int   // Landlock ABI version the kernel reported (0 = none)
+	NoCoreDump   error // nil: RLIMIT_CORE is 0 and the process is not dumpable
+	Seccomp      error // nil: a seccomp filter refuses every socket family but AF_UNIX, and io_uring
+	Landlock     error // nil: TCP bind/connect denied by Landlock
+	LandlockABI  int   // Landlock ABI version the kernel reported (0 = none)
+	MemoryLocked error // nil: mlockall(MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT): no page can be swapped
 }
 
 // Summary is one line per guard, for preflight and the journal.
@@ -30,6 +32,7 @@ func (g processGuards) Summary() []string {
 		line("core dumps disabled", g.NoCoreDump),
 		line("sockets other than AF_UNIX and io_uring refused (seccomp)", g.Seccomp),
 		line(fmt.Sprintf("network denied (landlock ABI %d)", g.LandlockABI), g.Landlock),
+		line("all memory locked, never swapped (mlockall)", g.MemoryLocked),
 	}
 }
 
@@ -44,6 +47,7 @@ func (g processGuards) NetworkDenied() bool { return g.Seccomp == nil || g.Landl
 func applyProcessGuards() processGuards {
 	var g processGuards
 	g.NoCoreDump = disableCoreDumps()
+	g.MemoryLocked = lockAllMemory()
 	// no_new_privs is required by both seccomp and landlock for an unprivileged
 	// process, and costs nothing: breakglass never execs a setuid program.
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -54,6 +58,51 @@ func applyProcessGuards() processGuards {
 	g.Seccomp = denySockets()
 	g.LandlockABI, g.Landlock = landlockDenyTCP()
 	return g
+}
+
+// lockAllMemory locks every page of the process, present and future, in
+// RAM (mlockall with MCL_ONFAULT: a page is locked when first touched, so
+// the Go runtime's reserved address space costs nothing), so no page that
+// ever held a secret can be written to swap. RLIMIT_MEMLOCK's soft limit is
+// raised to the hard one first. With a finite limit the Go heap must stay
+// under it (a locked mmap over the limit fails and the runtime dies), so the
+// GC's soft memory limit is set to half of it. Failing to lock is not
+// fatal: preflight then WARNs (process protections) and needs an
+// acknowledged reason, and the journal records the guard line; a
+// break-glass console that refuses to start on a station with a low
+// memlock limit would fail the emergency it exists for, and memguard's
+// buffers are still locked on their own.
+func lockAllMemory() error {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &lim)
+	}
+	if err := unix.Mlockall(unix.MCL_CURRENT | unix.MCL_FUTURE | unix.MCL_ONFAULT); err != nil {
+		return fmt.Errorf("mlockall (RLIMIT_MEMLOCK %s; needs unlimited or CAP_IPC_LOCK): %w", memlockString(lim.Cur), err)
+	}
+	if lim.Cur != unix.RLIM_INFINITY && !hasCapIPCLock() {
+		debug.SetMemoryLimit(int64(lim.Cur / 2))
+	}
+	return nil
+}
+
+func memlockString(n uint64) string {
+	if n == unix.RLIM_INFINITY {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%d KiB", n/1024)
+}
+
+// hasCapIPCLock reports whether the process has CAP_IPC_LOCK in its
+// effective set (then RLIMIT_MEMLOCK does not apply).
+func hasCapIPCLock() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[unix.CAP_IPC_LOCK/32].Effective&(1<<(unix.CAP_IPC_LOCK%32)) != 0
 }
 
 func disableCoreDumps() error {

@@ -170,7 +170,7 @@ func (o *consoleOptions) exec(ctx context.Context, e *env) error {
 	svc, err := console.New(console.Config{
 		Vault: v, VaultPath: o.Vault, Runbook: rb, Station: newStation(),
 		Trust: trust, TestRoot: testRoot, AttestationRoot: attestationRootLabel(o.AttestationRoot),
-		Guards: console.Guards{Summary: e.guards.Summary(), Protected: e.guards.NetworkDenied() && e.guards.NoCoreDump == nil},
+		Guards: console.Guards{Summary: e.guards.Summary(), Protected: e.guards.NetworkDenied() && e.guards.NoCoreDump == nil && e.guards.MemoryLocked == nil},
 		Binary: hashExecutable(), Now: time.Now,
 		StateDir: o.StateDir, ExportDir: o.ExportDir, Window: o.Window, Drill: o.Drill, Demo: o.DemoPINs != "",
 		Resume: resume,

@@ -4,7 +4,9 @@
 //
 // Control characters (C0, DEL, C1), Unicode bidirectional overrides and
 // isolates, zero-width and other invisible format characters, the line and
-// paragraph separators, and invalid UTF-8 are replaced by a visible escape
+// paragraph separators, the Private Use Area (the console draws revealed
+// secrets as private-use placeholders, so untrusted text must never contain
+// one), and invalid UTF-8 are replaced by a visible escape
 // (`\x1b`, `\u202e`). Printable text, including every other non-ASCII
 // letter, is kept as it is.
 package inert
@@ -80,6 +82,8 @@ func dangerous(r rune) bool {
 	case r == 0xfeff, r >= 0x200b && r <= 0x200f, r == 0x061c: // zero-width, marks
 		return true
 	case unicode.Is(unicode.Cf, r): // every other invisible format character
+		return true
+	case r >= 0xe000 && r <= 0xf8ff: // private use: the console's secret placeholders (ui/securewriter.go)
 		return true
 	}
 	return false

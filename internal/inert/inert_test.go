@@ -18,6 +18,7 @@ func TestLine(t *testing.T) {
 		{"bidi override", "abc\u202edcba", `abc\u202edcba`},
 		{"zero width", "ad\u200bmin", `ad\u200bmin`},
 		{"invalid utf8", "a\xffb", `a\xffb`},
+		{"private use (a secret placeholder)", "x\ue000y", `x\ue000y`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
