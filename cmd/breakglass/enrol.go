@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"breakglass/hardware"
-	"breakglass/hardware/piv"
 	"breakglass/internal/inert"
 	"breakglass/vault"
 )
@@ -28,20 +27,6 @@ func init() {
 
 // vaultNow is the clock of the vault commands; tests replace it.
 var vaultNow = time.Now
-
-// pinMetadataReader is the optional ability (hardware/piv's *Token) to say
-// whether the PIN and PUK are still the factory defaults.
-type pinMetadataReader interface {
-	PINMetadata(ctx context.Context) (piv.Metadata, error)
-	PUKMetadata(ctx context.Context) (piv.Metadata, error)
-}
-
-// mgmtKeyAdmin is the optional ability (hardware/piv's *Token) to detect the
-// factory management key and replace it by a PIN-protected random one.
-type mgmtKeyAdmin interface {
-	UsesDefaultManagementKey(ctx context.Context) (bool, error)
-	SetPINProtectedManagementKey(ctx context.Context, oldKey []byte, pin string) ([]byte, error)
-}
 
 // enrolOptions are the flags of "breakglass enrol".
 type enrolOptions struct {
@@ -279,76 +264,4 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 		fmt.Fprintf(e.stdout, "\nage-plugin-yubikey identity (save it to open your share with the stock age CLI):\n%s", inert.Text(id))
 	}
 	return o.protectMgmtKey(ctx, e, tok, admin, hasAdmin, defaultMgmt, pin)
-}
-
-// readPIN reads the PIN from --pin-file or the terminal prompt.
-func (o *enrolOptions) readPIN(ctx context.Context, e *env, tok hardware.Token, name string) (string, error) {
-	if o.PINFile != "" {
-		return readPINFile(o.PINFile, e.stderr)
-	}
-	retries := -1
-	if in, err := tok.Info(ctx); err == nil {
-		retries = in.PINRetries
-	}
-	return pinSource{files: pinFileFlag{}, e: e}.pin(name, o.Serial, retries)
-}
-
-// refuseDefaultPINs refuses a key whose PIN or PUK is still the factory
-// default, when the key can say so; otherwise it says it could not tell.
-func refuseDefaultPINs(ctx context.Context, e *env, tok hardware.Token) error {
-	md, ok := tok.(pinMetadataReader)
-	if !ok {
-		printf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory PIN or PUK (no PIN metadata): make sure both were changed\n", tok.Serial())
-		return nil
-	}
-	pin, err := md.PINMetadata(ctx)
-	if err != nil {
-		printf(e.stderr, "note: cannot read the PIN metadata of YubiKey %d (%v): make sure the PIN and PUK were changed\n", tok.Serial(), err)
-		return nil
-	}
-	if pin.Default {
-		return fmt.Errorf("YubiKey %d still uses the factory PIN: change it first with\n  ykman --device %d piv access change-pin", tok.Serial(), tok.Serial())
-	}
-	puk, err := md.PUKMetadata(ctx)
-	if err != nil {
-		printf(e.stderr, "note: cannot read the PUK metadata of YubiKey %d (%v): make sure the PUK was changed\n", tok.Serial(), err)
-		return nil
-	}
-	if puk.Default {
-		return fmt.Errorf("YubiKey %d still uses the factory PUK: change it first with\n  ykman --device %d piv access change-puk", tok.Serial(), tok.Serial())
-	}
-	return nil
-}
-
-// protectMgmtKey offers to replace the factory management key with a
-// random PIN-protected one; the new key is never shown.
-func (o *enrolOptions) protectMgmtKey(ctx context.Context, e *env, tok hardware.Token, admin mgmtKeyAdmin, hasAdmin, isDefault bool, pin string) int {
-	if o.MgmtKeyHex != "" {
-		return 0
-	}
-	if !hasAdmin {
-		printf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory management key; if it does, protect it with\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
-		return 0
-	}
-	if !isDefault {
-		return 0
-	}
-	do := o.ProtectMgmtKey
-	if !do && stdinIsTerminal(e) {
-		var err error
-		if do, err = askYesNo(e, fmt.Sprintf("YubiKey %d uses the factory management key. Replace it with a random PIN-protected one (like ykman)?", tok.Serial())); err != nil {
-			printErr(e.stderr, "enrol", err)
-			return 1
-		}
-	}
-	if !do {
-		printf(e.stderr, "note: YubiKey %d still uses the factory management key: anyone holding it can replace its keys. Protect it with --protect-mgmt-key or\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
-		return 0
-	}
-	if _, err := admin.SetPINProtectedManagementKey(ctx, hardware.DefaultManagementKey, pin); err != nil {
-		printErr(e.stderr, "enrol", fmt.Errorf("protecting the management key of YubiKey %d (the enrolment itself succeeded; the factory key is unchanged): %w", tok.Serial(), err))
-		return 1
-	}
-	printf(e.stdout, "Replaced the factory management key of YubiKey %d by a random one protected by the PIN.\n", tok.Serial())
-	return 0
 }
