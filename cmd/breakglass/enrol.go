@@ -150,39 +150,13 @@ func runEnrol(ctx context.Context, e *env, args []string) int {
 
 func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	fail := func(err error) int { printErr(e.stderr, "enrol", err); return 1 }
-	trust, testRoot, err := loadTrust(o.AttestationRoot)
+	trust, testRoot, mgmt, code := o.preflight(e)
+	if code != 0 {
+		return code
+	}
+	name, id, prior, err := o.identity()
 	if err != nil {
-		printf(e.stderr, "breakglass enrol: %v\nGive a PEM file holding the attestation root certificate.\n", err)
-		return 2
-	}
-	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
-	var mgmt hardware.ManagementKey
-	if o.MgmtKeyHex != "" {
-		k, err := hex.DecodeString(o.MgmtKeyHex)
-		if err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
-			fmt.Fprintln(e.stderr, "breakglass enrol: --mgmt-key must be 32, 48 or 64 hex digits (an AES-128/192/256 or 3DES key)")
-			return 2
-		}
-		mgmt.Key = k
-	}
-	if fi, err := os.Stat(o.Out); err != nil || !fi.IsDir() {
-		printf(e.stderr, "breakglass enrol: output directory %q does not exist: create it or give another --out\n", o.Out)
-		return 2
-	}
-	name, id := o.Name, o.ID
-	var prior *vault.Custodian
-	if o.BackupOf != "" {
-		c, err := vault.LoadCustodianFile(o.BackupOf)
-		if err != nil {
-			return fail(fmt.Errorf("%w\n  --backup-of must be a custodian file written by \"breakglass enrol\"", err))
-		}
-		if name != "" && name != c.Name {
-			return fail(fmt.Errorf("--name %q differs from the name %q in %s: leave --name out for a backup key", name, c.Name, o.BackupOf))
-		}
-		if slices.Contains(c.Serials(), o.Serial) {
-			return fail(fmt.Errorf("YubiKey %d is already a key of %s in %s: a backup must be another YubiKey", o.Serial, c, o.BackupOf))
-		}
-		name, id, prior = c.Name, c.ID, &c
+		return fail(err)
 	}
 
 	st := newStation()
@@ -190,34 +164,14 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := refuseDefaultPINs(ctx, e, tok); err != nil {
-		return fail(err)
-	}
-	pin, err := o.readPIN(ctx, e, tok, name)
+	pin, err := o.unlockKey(ctx, e, tok, name)
 	if err != nil {
 		return fail(err)
 	}
-	if pin == hardware.DefaultPIN {
-		return fail(fmt.Errorf("YubiKey %d still uses the factory PIN 123456: change it first with\n  ykman --device %d piv access change-pin", o.Serial, o.Serial))
-	}
-	if err := vault.CheckPINRetries(ctx, tok, o.ConfirmLast); err != nil {
-		return fail(fmt.Errorf("YubiKey %d: %w", o.Serial, err))
-	}
-	if err := tok.VerifyPIN(ctx, pin); err != nil {
-		return fail(fmt.Errorf("verifying the PIN of YubiKey %d: %w", o.Serial, err))
-	}
 	admin, hasAdmin := tok.(mgmtKeyAdmin)
-	defaultMgmt := false
-	if mgmt.Key == nil {
-		mgmt.Key = hardware.DefaultManagementKey
-		if hasAdmin {
-			if defaultMgmt, err = admin.UsesDefaultManagementKey(ctx); err != nil {
-				return fail(fmt.Errorf("reading the management key metadata of YubiKey %d: %w", o.Serial, err))
-			}
-			if !defaultMgmt {
-				mgmt = hardware.ManagementKey{PIN: pin}
-			}
-		}
+	mgmt, defaultMgmt, err := o.chooseMgmtKey(ctx, admin, hasAdmin, mgmt, pin)
+	if err != nil {
+		return fail(err)
 	}
 
 	printf(e.stderr, "Generating the decryption and signing keys on YubiKey %d: touch it each time it blinks.\n", o.Serial)
@@ -236,6 +190,63 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	if err != nil {
 		return fail(fmt.Errorf("reading the attested policies of YubiKey %d: %w\n  no custodian file was written", o.Serial, err))
 	}
+	path, err := o.writeCustodian(e, c, prior)
+	if err != nil {
+		return fail(err)
+	}
+	o.printEnrolled(e, c, prior, pol, testRoot, path, now)
+	return o.protectMgmtKey(ctx, e, tok, admin, hasAdmin, defaultMgmt, pin)
+}
+
+// preflight checks the inputs that need no YubiKey: the trust root, the
+// --mgmt-key and the output directory. A non-zero code is the exit status
+// (the message is printed).
+func (o *enrolOptions) preflight(e *env) (trust vault.VerifyOptions, testRoot bool, mgmt hardware.ManagementKey, code int) {
+	trust, testRoot, err := loadTrust(o.AttestationRoot)
+	if err != nil {
+		printf(e.stderr, "breakglass enrol: %v\nGive a PEM file holding the attestation root certificate.\n", err)
+		return trust, testRoot, mgmt, 2
+	}
+	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
+	if o.MgmtKeyHex != "" {
+		k, err := hex.DecodeString(o.MgmtKeyHex)
+		if err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
+			fmt.Fprintln(e.stderr, "breakglass enrol: --mgmt-key must be 32, 48 or 64 hex digits (an AES-128/192/256 or 3DES key)")
+			return trust, testRoot, mgmt, 2
+		}
+		mgmt.Key = k
+	}
+	if fi, err := os.Stat(o.Out); err != nil || !fi.IsDir() {
+		printf(e.stderr, "breakglass enrol: output directory %q does not exist: create it or give another --out\n", o.Out)
+		return trust, testRoot, mgmt, 2
+	}
+	return trust, testRoot, mgmt, 0
+}
+
+// identity returns the custodian's name and id: from the flags, or for
+// --backup-of from that custodian file (prior), which the flags must agree
+// with.
+func (o *enrolOptions) identity() (name, id string, prior *vault.Custodian, err error) {
+	name, id = o.Name, o.ID
+	if o.BackupOf == "" {
+		return name, id, nil, nil
+	}
+	c, err := vault.LoadCustodianFile(o.BackupOf)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("%w\n  --backup-of must be a custodian file written by \"breakglass enrol\"", err)
+	}
+	if name != "" && name != c.Name {
+		return "", "", nil, fmt.Errorf("--name %q differs from the name %q in %s: leave --name out for a backup key", name, c.Name, o.BackupOf)
+	}
+	if slices.Contains(c.Serials(), o.Serial) {
+		return "", "", nil, fmt.Errorf("YubiKey %d is already a key of %s in %s: a backup must be another YubiKey", o.Serial, c, o.BackupOf)
+	}
+	return c.Name, c.ID, &c, nil
+}
+
+// writeCustodian writes c to its file in --out (a backup key gets its own
+// name) and returns the path.
+func (o *enrolOptions) writeCustodian(e *env, c vault.Custodian, prior *vault.Custodian) (string, error) {
 	file := c.ID + ".custodian.json"
 	if prior != nil {
 		file = fmt.Sprintf("%s.backup-%d.custodian.json", c.ID, o.Serial)
@@ -245,8 +256,14 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 		printf(e.stderr, "note: %s existed; the old one is kept as %s.prev\n", path, path)
 	}
 	if err := vault.WriteCustodianFile(path, c); err != nil {
-		return fail(err)
+		return "", err
 	}
+	return path, nil
+}
+
+// printEnrolled reports the enrolment on stdout, with the
+// age-plugin-yubikey identity when one can be made.
+func (o *enrolOptions) printEnrolled(e *env, c vault.Custodian, prior *vault.Custodian, pol vault.KeyPolicies, testRoot bool, path string, now time.Time) {
 	k := c.Keys[0]
 	trustNote := "genuine YubiKey (Yubico root)"
 	if testRoot {
@@ -263,5 +280,4 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	if id, err := vault.AgeIdentityFile(c, k, now); err == nil {
 		fmt.Fprintf(e.stdout, "\nage-plugin-yubikey identity (save it to open your share with the stock age CLI):\n%s", inert.Text(id))
 	}
-	return o.protectMgmtKey(ctx, e, tok, admin, hasAdmin, defaultMgmt, pin)
 }

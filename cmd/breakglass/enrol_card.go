@@ -6,6 +6,7 @@ import (
 
 	"breakglass/hardware"
 	"breakglass/hardware/piv"
+	"breakglass/vault"
 )
 
 // pinMetadataReader is the optional ability (hardware/piv's *Token) to say
@@ -92,4 +93,46 @@ func (o *enrolOptions) protectMgmtKey(ctx context.Context, e *env, tok hardware.
 	}
 	printf(e.stdout, "Replaced the factory management key of YubiKey %d by a random one protected by the PIN.\n", tok.Serial())
 	return 0
+}
+
+// unlockKey refuses factory PINs, reads the PIN, checks the retries left
+// and verifies the PIN on tok.
+func (o *enrolOptions) unlockKey(ctx context.Context, e *env, tok hardware.Token, name string) (string, error) {
+	if err := refuseDefaultPINs(ctx, e, tok); err != nil {
+		return "", err
+	}
+	pin, err := o.readPIN(ctx, e, tok, name)
+	if err != nil {
+		return "", err
+	}
+	if pin == hardware.DefaultPIN {
+		return "", fmt.Errorf("YubiKey %d still uses the factory PIN 123456: change it first with\n  ykman --device %d piv access change-pin", o.Serial, o.Serial)
+	}
+	if err := vault.CheckPINRetries(ctx, tok, o.ConfirmLast); err != nil {
+		return "", fmt.Errorf("YubiKey %d: %w", o.Serial, err)
+	}
+	if err := tok.VerifyPIN(ctx, pin); err != nil {
+		return "", fmt.Errorf("verifying the PIN of YubiKey %d: %w", o.Serial, err)
+	}
+	return pin, nil
+}
+
+// chooseMgmtKey returns the management key to use: --mgmt-key if given,
+// else the factory default, or the PIN-protected key when the card says its
+// key is not the default. defaultMgmt reports that the card uses the
+// factory default.
+func (o *enrolOptions) chooseMgmtKey(ctx context.Context, admin mgmtKeyAdmin, hasAdmin bool, mgmt hardware.ManagementKey, pin string) (_ hardware.ManagementKey, defaultMgmt bool, err error) {
+	if mgmt.Key != nil {
+		return mgmt, false, nil
+	}
+	mgmt.Key = hardware.DefaultManagementKey
+	if hasAdmin {
+		if defaultMgmt, err = admin.UsesDefaultManagementKey(ctx); err != nil {
+			return mgmt, defaultMgmt, fmt.Errorf("reading the management key metadata of YubiKey %d: %w", o.Serial, err)
+		}
+		if !defaultMgmt {
+			mgmt = hardware.ManagementKey{PIN: pin}
+		}
+	}
+	return mgmt, defaultMgmt, nil
 }
