@@ -151,27 +151,48 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 	}
 	rep, perr := ParsePayload(payload)
 	// Signatures and attestations first: they do not depend on the payload decoding.
-	sigOK := make([]bool, len(sigs))
-	serials := make([]uint32, len(sigs))
-	attOK := make([]bool, len(sigs))
-	for i, s := range sigs {
-		name := fmt.Sprintf("signature %d (%s)", i+1, s.kid)
-		if s.err != nil {
-			v.add(name, s.err, "")
-			continue
-		}
-		sigOK[i] = v.add(name, verifySigJOSE(payload, s), "ES256 over the payload by the key in x5c[0]")
-		var detail string
-		var aerr error
-		serials[i], detail, aerr = attestSigner(s.chain, opts)
-		attOK[i] = v.add(fmt.Sprintf("attestation %d (%s)", i+1, s.kid), aerr, detail)
-	}
+	res := v.checkSignatures(payload, sigs, opts)
 	if rep == nil {
 		v.add("payload", perr, "")
 		return
 	}
 	v.Report = rep
 	v.NonProduction = strings.HasPrefix(rep.AttestationRoot, "TEST/")
+	v.checkPayload(rep, perr, opts)
+	roster := v.pinRoster(rep, opts)
+	v.checkSigners(rep, sigs, res, roster)
+	v.checkJournal(rep)
+}
+
+// sigResults are the per-signature outcomes of checkSignatures, by index.
+type sigResults struct {
+	sigOK, attOK []bool
+	serials      []uint32
+}
+
+// checkSignatures checks every signature over payload and every signer's
+// attestation.
+func (v *Verdict) checkSignatures(payload []byte, sigs []parsedSig, opts VerifyOptions) sigResults {
+	res := sigResults{sigOK: make([]bool, len(sigs)), serials: make([]uint32, len(sigs)), attOK: make([]bool, len(sigs))}
+	for i, s := range sigs {
+		name := fmt.Sprintf("signature %d (%s)", i+1, s.kid)
+		if s.err != nil {
+			v.add(name, s.err, "")
+			continue
+		}
+		res.sigOK[i] = v.add(name, verifySigJOSE(payload, s), "ES256 over the payload by the key in x5c[0]")
+		var detail string
+		var aerr error
+		res.serials[i], detail, aerr = attestSigner(s.chain, opts)
+		res.attOK[i] = v.add(fmt.Sprintf("attestation %d (%s)", i+1, s.kid), aerr, detail)
+	}
+	return res
+}
+
+// checkPayload checks the decoded payload itself: canonical encoding,
+// required fields, the attestation root's label and, for a drill, that
+// nothing was revealed.
+func (v *Verdict) checkPayload(rep *Report, perr error, opts VerifyOptions) {
 	v.add("payload encoding", perr, "canonical JSON")
 	v.add("payload fields", rep.Validate(), "format "+rep.Format+", all required fields present")
 	v.add("attestation root", checkRootLabel(rep.AttestationRoot, opts.NonProduction), rep.AttestationRoot)
@@ -182,8 +203,12 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 		}
 		v.add("drill revealed nothing", err, "no credential was shown")
 	}
+}
 
-	roster := v.pinRoster(rep, opts)
+// checkSigners checks each signer against the report's quorum and the
+// pinned roster (nil when it did not verify), the report's custodians
+// against the roster, that the signers are distinct, and the threshold.
+func (v *Verdict) checkSigners(rep *Report, sigs []parsedSig, res sigResults, roster *vault.Roster) {
 	signed := map[string]bool{} // pinned-roster custodian ids with a fully valid signature
 	for i, s := range sigs {
 		if s.err != nil {
@@ -192,10 +217,10 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 		cusOK := v.add(fmt.Sprintf("custodian %d (%s)", i+1, s.kid), listedCustodian(rep, s), "a custodian of the report's quorum")
 		detail, rerr := "", errNotPinned
 		if roster != nil {
-			detail, rerr = enrolledSigner(roster, s, serials[i], attOK[i])
+			detail, rerr = enrolledSigner(roster, s, res.serials[i], res.attOK[i])
 		}
 		rosOK := v.add(fmt.Sprintf("enrolled signer %d (%s)", i+1, s.kid), rerr, detail)
-		if sigOK[i] && attOK[i] && cusOK && rosOK {
+		if res.sigOK[i] && res.attOK[i] && cusOK && rosOK {
 			signed[s.kid] = true
 		}
 	}
@@ -211,7 +236,11 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 		need = roster.Policy.Threshold
 	}
 	v.add("threshold", checkThreshold(rep, signed, need), fmt.Sprintf("%d distinct enrolled custodians signed, %d needed", len(signed), need))
+}
 
+// checkJournal checks the journal's hash chain and head, then that every
+// list in the report is what the journal says, and the step confirmations.
+func (v *Verdict) checkJournal(rep *Report) {
 	jerr := Verify(rep.Journal.Entries)
 	v.add("journal hash chain", jerr, fmt.Sprintf("%d entries chained", len(rep.Journal.Entries)))
 	v.add("journal head", checkHead(rep), "head "+shortHash(rep.Journal.Head)+" and count match the entries")

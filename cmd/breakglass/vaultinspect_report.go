@@ -87,6 +87,39 @@ func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, 
 		MinimumKeyPolicy: v.Roster.Policy.KeyMinimum(), MinimumKeyPolicyDefault: v.Roster.Policy.MinimumKeyPolicy == nil,
 		Custodians: []inspectCustodian{}, Secrets: []inspectSecret{}, Warnings: []string{},
 	}
+	r.Custodians = append(r.Custodians, inspectCustodians(v, trust)...)
+	if err := v.VerifyRoster(trust); err != nil {
+		r.RosterError = err.Error()
+		r.Warnings = append(r.Warnings, "roster does NOT verify: do not use this vault until the security team has checked it")
+	} else {
+		r.RosterOK = true
+	}
+	if testRoot {
+		r.Warnings = append(r.Warnings, "attestation checked against a TEST root: not for production")
+	}
+	for _, s := range v.Secrets {
+		r.addSecret(v, s, now, rotateAfterDays)
+	}
+	slices.SortStableFunc(r.Secrets, func(a, b inspectSecret) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	if len(r.Secrets) == 0 {
+		r.Warnings = append(r.Warnings, "no secret is sealed yet (breakglass seal)")
+	}
+	r.addDrills(v, now)
+	return r
+}
+
+// inspectCustodians lists the roster's custodians and their keys, with the
+// attested policies where the attestation verifies.
+func inspectCustodians(v *vault.Vault, trust vault.VerifyOptions) []inspectCustodian {
+	var out []inspectCustodian
 	unsigned := map[string]bool{}
 	for _, c := range v.Unsigned() {
 		unsigned[c.ID] = true
@@ -101,52 +134,40 @@ func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, 
 			}
 			ic.Keys = append(ic.Keys, ik)
 		}
-		r.Custodians = append(r.Custodians, ic)
+		out = append(out, ic)
 	}
-	if err := v.VerifyRoster(trust); err != nil {
-		r.RosterError = err.Error()
-		r.Warnings = append(r.Warnings, "roster does NOT verify: do not use this vault until the security team has checked it")
+	return out
+}
+
+// addSecret adds s to the report with its seal attribution and age, and
+// the warnings it calls for (seal does not verify, revealed, overdue).
+func (r *inspectReport) addSecret(v *vault.Vault, s vault.Secret, now time.Time, rotateAfterDays int) {
+	age := int(now.Sub(s.SealedAt).Hours() / 24)
+	is := inspectSecret{Name: s.Name, Kind: s.Kind, SealedAt: s.SealedAt, AgeDays: max(age, 0),
+		Rotations: s.Rotations, PreviousSealedAt: s.PreviousSealedAt, Revealed: s.LastRevealed,
+		Burned: s.Burned(), RotationOverdue: age >= rotateAfterDays}
+	if a, err := v.VerifySeal(s.Name); err != nil {
+		is.SealError, is.Unattributed = err.Error(), errors.Is(err, vault.ErrUnattributed)
+		what := "its seal record does NOT verify"
+		if is.Unattributed {
+			what = "it is UNATTRIBUTED (no signed seal record)"
+		}
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %s; the console will not reveal it — re-seal it (breakglass seal --name %s --serial YOUR-YUBIKEY)", s.Name, what, s.Name))
 	} else {
-		r.RosterOK = true
+		is.Attributed, is.Version, is.SealedBy, is.SealedByName = true, a.Version, a.Sealer.ID, a.Sealer.Name
 	}
-	if testRoot {
-		r.Warnings = append(r.Warnings, "attestation checked against a TEST root: not for production")
+	if s.Burned() {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s was REVEALED in session %s at %s — rotate now (breakglass seal --name %s)",
+			s.Name, s.LastRevealed.Session, s.LastRevealed.At.UTC().Format("2006-01-02 15:04 UTC"), s.Name))
+	} else if is.RotationOverdue {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s was sealed %d days ago: rotation overdue (more than %d days)", s.Name, age, rotateAfterDays))
 	}
-	for _, s := range v.Secrets {
-		age := int(now.Sub(s.SealedAt).Hours() / 24)
-		is := inspectSecret{Name: s.Name, Kind: s.Kind, SealedAt: s.SealedAt, AgeDays: max(age, 0),
-			Rotations: s.Rotations, PreviousSealedAt: s.PreviousSealedAt, Revealed: s.LastRevealed,
-			Burned: s.Burned(), RotationOverdue: age >= rotateAfterDays}
-		if a, err := v.VerifySeal(s.Name); err != nil {
-			is.SealError, is.Unattributed = err.Error(), errors.Is(err, vault.ErrUnattributed)
-			what := "its seal record does NOT verify"
-			if is.Unattributed {
-				what = "it is UNATTRIBUTED (no signed seal record)"
-			}
-			r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %s; the console will not reveal it — re-seal it (breakglass seal --name %s --serial YOUR-YUBIKEY)", s.Name, what, s.Name))
-		} else {
-			is.Attributed, is.Version, is.SealedBy, is.SealedByName = true, a.Version, a.Sealer.ID, a.Sealer.Name
-		}
-		if s.Burned() {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("%s was REVEALED in session %s at %s — rotate now (breakglass seal --name %s)",
-				s.Name, s.LastRevealed.Session, s.LastRevealed.At.UTC().Format("2006-01-02 15:04 UTC"), s.Name))
-		} else if is.RotationOverdue {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("%s was sealed %d days ago: rotation overdue (more than %d days)", s.Name, age, rotateAfterDays))
-		}
-		r.Secrets = append(r.Secrets, is)
-	}
-	slices.SortStableFunc(r.Secrets, func(a, b inspectSecret) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
-	if len(r.Secrets) == 0 {
-		r.Warnings = append(r.Warnings, "no secret is sealed yet (breakglass seal)")
-	}
+	r.Secrets = append(r.Secrets, is)
+}
+
+// addDrills adds the last quorum and each-key drills, warning when one is
+// missing or stale.
+func (r *inspectReport) addDrills(v *vault.Vault, now time.Time) {
 	for _, kind := range []string{vault.DrillQuorum, vault.DrillEach} {
 		id := inspectDrill{Kind: kind, Custodians: []string{}, Stale: true}
 		if d, ok := v.LastDrill(kind); ok {
@@ -162,7 +183,6 @@ func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, 
 			r.Warnings = append(r.Warnings, fmt.Sprintf("last %s drill was %d days ago (more than %d): run %s", kind, id.AgeDays, drillStaleDays, drillCommand(kind)))
 		}
 	}
-	return r
 }
 
 func drillCommand(kind string) string {
