@@ -22,6 +22,50 @@ func (o *vaultCheckOptions) checkQuorum(ctx context.Context, e *env, st hardware
 		fmt.Fprintln(e.stderr, "breakglass vault check: no keys to use: give --serials and --pin-file SERIAL=FILE, or run on a terminal")
 		return 2
 	}
+	if code := o.collectShares(ctx, e, st, src, u, order, interactive); code != 0 {
+		return code
+	}
+	opened, err := u.Open()
+	var qe *vault.QuorumError
+	if errors.As(err, &qe) {
+		printf(e.stdout, "✗ quorum not reached: %d of %d custodians presented a key\nDRILL FAILED: the vault did not open\n", qe.Have, qe.Need)
+		return 1
+	}
+	if err != nil {
+		printErr(e.stderr, "vault check", err)
+		fmt.Fprintln(e.stdout, "DRILL FAILED: the vault did not open")
+		return 1
+	}
+	defer opened.Lock()
+	var names []string
+	for _, c := range opened.Custodians() {
+		names = append(names, c.Name)
+	}
+	printf(e.stdout, "✓ vault opened by %s\n", strings.Join(names, " and "))
+	failed := checkSecrets(e, v, opened)
+	if failed > 0 {
+		printf(e.stdout, "DRILL FAILED: %d of %d secrets are unattributed, did not verify, decrypt or parse: re-seal them\n", failed, len(v.Secrets))
+		return 1
+	}
+	if len(v.Secrets) == 0 {
+		fmt.Fprintln(e.stdout, "DRILL PASSED: the vault opens (no secret is sealed yet)")
+		return 0
+	}
+	printf(e.stdout, "DRILL PASSED: the vault opens with %d of %d custodians and all %d secrets decrypt and parse\n",
+		v.Roster.Policy.Threshold, v.Roster.Policy.Custodians, len(v.Secrets))
+	var ids []string
+	for _, c := range opened.Custodians() {
+		ids = append(ids, c.ID)
+	}
+	o.recordDrill(e, v, vault.Drill{At: vaultNow().UTC(), Kind: vault.DrillQuorum, Custodians: ids, Passed: true})
+	return 0
+}
+
+// collectShares adds shares until the quorum is reached: from the keys in
+// order, or on a terminal (interactive) from each key inserted. A key that
+// is not counted is reported and skipped. A non-zero code is the exit
+// status.
+func (o *vaultCheckOptions) collectShares(ctx context.Context, e *env, st hardware.Station, src pinSource, u *vault.Unlock, order []uint32, interactive bool) int {
 	for {
 		have, need := u.Needed()
 		if have >= need {
@@ -46,23 +90,12 @@ func (o *vaultCheckOptions) checkQuorum(ctx context.Context, e *env, st hardware
 			printErr(e.stderr, "vault check", err)
 		}
 	}
-	opened, err := u.Open()
-	var qe *vault.QuorumError
-	if errors.As(err, &qe) {
-		printf(e.stdout, "✗ quorum not reached: %d of %d custodians presented a key\nDRILL FAILED: the vault did not open\n", qe.Have, qe.Need)
-		return 1
-	}
-	if err != nil {
-		printErr(e.stderr, "vault check", err)
-		fmt.Fprintln(e.stdout, "DRILL FAILED: the vault did not open")
-		return 1
-	}
-	defer opened.Lock()
-	var names []string
-	for _, c := range opened.Custodians() {
-		names = append(names, c.Name)
-	}
-	printf(e.stdout, "✓ vault opened by %s\n", strings.Join(names, " and "))
+	return 0
+}
+
+// checkSecrets checks every secret's seal record and that it decrypts and
+// parses, printing one line each, and returns how many failed.
+func checkSecrets(e *env, v *vault.Vault, opened *vault.Opened) int {
 	failed := 0
 	for _, s := range v.Secrets {
 		a, err := v.VerifySeal(s.Name)
@@ -78,22 +111,7 @@ func (o *vaultCheckOptions) checkQuorum(ctx context.Context, e *env, st hardware
 		}
 		printf(e.stdout, "✓ %s (%s): %s\n", s.Name, s.Kind, a.String())
 	}
-	if failed > 0 {
-		printf(e.stdout, "DRILL FAILED: %d of %d secrets are unattributed, did not verify, decrypt or parse: re-seal them\n", failed, len(v.Secrets))
-		return 1
-	}
-	if len(v.Secrets) == 0 {
-		fmt.Fprintln(e.stdout, "DRILL PASSED: the vault opens (no secret is sealed yet)")
-		return 0
-	}
-	printf(e.stdout, "DRILL PASSED: the vault opens with %d of %d custodians and all %d secrets decrypt and parse\n",
-		v.Roster.Policy.Threshold, v.Roster.Policy.Custodians, len(v.Secrets))
-	var ids []string
-	for _, c := range opened.Custodians() {
-		ids = append(ids, c.ID)
-	}
-	o.recordDrill(e, v, vault.Drill{At: vaultNow().UTC(), Kind: vault.DrillQuorum, Custodians: ids, Passed: true})
-	return 0
+	return failed
 }
 
 // recordDrill writes a passed drill into the vault file, so "vault inspect"
