@@ -44,31 +44,7 @@ func printInspect(w io.Writer, r inspectReport) {
 	}
 	tw.Flush()
 	printInspectPolicies(w, r)
-	fmt.Fprintln(w, "\nSecrets")
-	if len(r.Secrets) == 0 {
-		fmt.Fprintln(w, "  (none)")
-	} else {
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  name\tkind\tsealed\tage\trotations\tversion\tsealed by\tstatus")
-		for _, s := range r.Secrets {
-			status, version, by := "ok", "-", "-"
-			if s.Attributed {
-				version, by = fmt.Sprint(s.Version), s.SealedByName
-			}
-			switch {
-			case s.Unattributed:
-				status = "UNATTRIBUTED — re-seal"
-			case !s.Attributed:
-				status = "SEAL BROKEN — re-seal"
-			case s.Burned:
-				status = fmt.Sprintf("REVEALED in session %s at %s — rotate now", s.Revealed.Session, s.Revealed.At.UTC().Format("2006-01-02 15:04 UTC"))
-			case s.RotationOverdue:
-				status = "rotation OVERDUE"
-			}
-			printf(tw, "  %s\t%s\t%s\t%d days\t%d\t%s\t%s\t%s\n", s.Name, s.Kind, s.SealedAt.UTC().Format("2006-01-02"), s.AgeDays, s.Rotations, version, by, status)
-		}
-		tw.Flush()
-	}
+	printInspectSecrets(w, r)
 	fmt.Fprintln(w, "\nDrills")
 	for _, d := range r.Drills {
 		what := map[string]string{vault.DrillQuorum: "quorum opens the vault", vault.DrillEach: "every custodian's own share"}[d.Kind]
@@ -108,4 +84,34 @@ func printInspectPolicies(w io.Writer, r inspectReport) {
 		}
 	}
 	tw.Flush()
+}
+
+// printInspectSecrets writes the Secrets table: one row per secret with
+// its seal attribution and what to do about it.
+func printInspectSecrets(w io.Writer, r inspectReport) {
+	fmt.Fprintln(w, "\nSecrets")
+	if len(r.Secrets) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  name\tkind\tsealed\tage\trotations\tversion\tsealed by\tstatus")
+		for _, s := range r.Secrets {
+			status, version, by := "ok", "-", "-"
+			if s.Attributed {
+				version, by = fmt.Sprint(s.Version), s.SealedByName
+			}
+			switch {
+			case s.Unattributed:
+				status = "UNATTRIBUTED — re-seal"
+			case !s.Attributed:
+				status = "SEAL BROKEN — re-seal"
+			case s.Burned:
+				status = fmt.Sprintf("REVEALED in session %s at %s — rotate now", s.Revealed.Session, s.Revealed.At.UTC().Format("2006-01-02 15:04 UTC"))
+			case s.RotationOverdue:
+				status = "rotation OVERDUE"
+			}
+			printf(tw, "  %s\t%s\t%s\t%d days\t%d\t%s\t%s\t%s\n", s.Name, s.Kind, s.SealedAt.UTC().Format("2006-01-02"), s.AgeDays, s.Rotations, version, by, status)
+		}
+		tw.Flush()
+	}
 }
