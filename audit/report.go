@@ -260,48 +260,73 @@ func (r *Report) apply(e Entry) error {
 			r.Quorum = append(r.Quorum, QuorumEvent{e.Seq, e.Time, c.ID, c.Serial})
 		}
 	case e.Type == TypeSecretRevealed || e.Type == TypeSecretChecked:
-		var d events.Reveal
-		if err := decodeData(e, &d); err != nil {
-			return err
-		}
-		mode := string(events.ModeCheck)
-		if e.Type == TypeSecretRevealed {
-			mode = string(events.ModeShow)
-			if !slices.Contains(r.MustRotate, d.Name) {
-				r.MustRotate = append(r.MustRotate, d.Name)
-			}
-		}
-		r.Revealed = append(r.Revealed, RevealedSecret{e.Seq, e.Time, d.Name, d.Step, mode, d.SealedAt, d.Version, d.SealRecord, d.SealedBy})
+		return r.applyReveal(e)
 	case strings.HasPrefix(e.Type, events.StepPrefix) && e.Type != TypeStepCheck:
-		var d events.StepEvent
+		return r.applyStep(e)
+	case e.Type == TypeCloseoutAnswered:
+		return r.applyCloseoutAnswer(e)
+	case e.Type == TypeCloseoutCompleted || e.Type == TypeAborted:
+		return r.applyEnd(e)
+	}
+	return nil
+}
+
+// applyReveal records a secret shown or checked; a shown one must be rotated.
+func (r *Report) applyReveal(e Entry) error {
+	var d events.Reveal
+	if err := decodeData(e, &d); err != nil {
+		return err
+	}
+	mode := string(events.ModeCheck)
+	if e.Type == TypeSecretRevealed {
+		mode = string(events.ModeShow)
+		if !slices.Contains(r.MustRotate, d.Name) {
+			r.MustRotate = append(r.MustRotate, d.Name)
+		}
+	}
+	r.Revealed = append(r.Revealed, RevealedSecret{e.Seq, e.Time, d.Name, d.Step, mode, d.SealedAt, d.Version, d.SealRecord, d.SealedBy})
+	return nil
+}
+
+// applyStep adds a runbook step event to the timeline.
+func (r *Report) applyStep(e Entry) error {
+	var d events.StepEvent
+	if err := decodeData(e, &d); err != nil {
+		return err
+	}
+	detail := d.Text
+	if d.Custodian != "" {
+		detail = strings.TrimSpace(d.Custodian + " " + d.Text)
+	}
+	r.Timeline = append(r.Timeline, StepResult{e.Seq, e.Time, d.Step, strings.TrimPrefix(e.Type, events.StepPrefix), detail})
+	return nil
+}
+
+// applyCloseoutAnswer records a close-out answer; a later answer to the
+// same question replaces the earlier one.
+func (r *Report) applyCloseoutAnswer(e Entry) error {
+	var a events.CloseOutAnswer
+	if err := decodeData(e, &a); err != nil {
+		return err
+	}
+	d := CloseoutAnswer{Question: a.Question, YesNo: a.YesNo, Text: a.Text}
+	if i := slices.IndexFunc(r.Closeout, func(a CloseoutAnswer) bool { return a.Question == d.Question }); i >= 0 {
+		r.Closeout[i] = d
+	} else {
+		r.Closeout = append(r.Closeout, d)
+	}
+	return nil
+}
+
+// applyEnd records how the session ended: completed, or aborted and why.
+func (r *Report) applyEnd(e Entry) error {
+	r.Session.Ended, r.Session.Outcome = e.Time, "completed"
+	if e.Type == TypeAborted {
+		var d events.Aborted
 		if err := decodeData(e, &d); err != nil {
 			return err
 		}
-		detail := d.Text
-		if d.Custodian != "" {
-			detail = strings.TrimSpace(d.Custodian + " " + d.Text)
-		}
-		r.Timeline = append(r.Timeline, StepResult{e.Seq, e.Time, d.Step, strings.TrimPrefix(e.Type, events.StepPrefix), detail})
-	case e.Type == TypeCloseoutAnswered:
-		var a events.CloseOutAnswer
-		if err := decodeData(e, &a); err != nil {
-			return err
-		}
-		d := CloseoutAnswer{Question: a.Question, YesNo: a.YesNo, Text: a.Text}
-		if i := slices.IndexFunc(r.Closeout, func(a CloseoutAnswer) bool { return a.Question == d.Question }); i >= 0 {
-			r.Closeout[i] = d
-		} else {
-			r.Closeout = append(r.Closeout, d)
-		}
-	case e.Type == TypeCloseoutCompleted || e.Type == TypeAborted:
-		r.Session.Ended, r.Session.Outcome = e.Time, "completed"
-		if e.Type == TypeAborted {
-			var d events.Aborted
-			if err := decodeData(e, &d); err != nil {
-				return err
-			}
-			r.Session.Outcome, r.Session.AbortReason = "aborted", strings.TrimSpace(d.By+": "+d.Reason)
-		}
+		r.Session.Outcome, r.Session.AbortReason = "aborted", strings.TrimSpace(d.By+": "+d.Reason)
 	}
 	return nil
 }

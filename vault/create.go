@@ -162,20 +162,9 @@ func sealShare(custodian string, k Key, share []byte) (Share, error) {
 // slot holds the enrolled signing key. A custodian signing again replaces
 // their earlier signature. It returns who signed.
 func (v *Vault) SignRoster(ctx context.Context, tok hardware.Token, pin string) (Custodian, error) {
-	c, k, ok := v.KeyBySerial(tok.Serial())
-	if !ok {
-		return Custodian{}, &NotOnRosterError{Serial: tok.Serial()}
-	}
-	want, err := signingKey(k.Sign.PublicKey)
+	c, k, want, err := v.rosterSigner(ctx, tok)
 	if err != nil {
 		return Custodian{}, err
-	}
-	info, err := tok.KeyInfo(ctx, k.Sign.Slot.PIV())
-	if err != nil {
-		return Custodian{}, fmt.Errorf("reading signing key in slot %s of YubiKey %d: %w", k.Sign.Slot.PIV(), k.Serial, err)
-	}
-	if !samePublicKey(info.Public, want) {
-		return Custodian{}, &KeyMismatchError{Serial: k.Serial, What: fmt.Sprintf("signing key in slot %s differs from the roster", k.Sign.Slot.PIV())}
 	}
 	digest := v.RosterDigest()
 	sig, err := tok.Sign(ctx, k.Sign.Slot.PIV(), digest[:], pin)
@@ -194,4 +183,26 @@ func (v *Vault) SignRoster(ctx context.Context, tok hardware.Token, pin string) 
 	}
 	v.Signatures = append(v.Signatures, s)
 	return c, nil
+}
+
+// rosterSigner finds tok's key on the roster and checks that the key in its
+// signing slot is the enrolled one; it returns the custodian, the key and
+// the enrolled signing public key.
+func (v *Vault) rosterSigner(ctx context.Context, tok hardware.Token) (Custodian, Key, *ecdsa.PublicKey, error) {
+	c, k, ok := v.KeyBySerial(tok.Serial())
+	if !ok {
+		return Custodian{}, Key{}, nil, &NotOnRosterError{Serial: tok.Serial()}
+	}
+	want, err := signingKey(k.Sign.PublicKey)
+	if err != nil {
+		return Custodian{}, Key{}, nil, err
+	}
+	info, err := tok.KeyInfo(ctx, k.Sign.Slot.PIV())
+	if err != nil {
+		return Custodian{}, Key{}, nil, fmt.Errorf("reading signing key in slot %s of YubiKey %d: %w", k.Sign.Slot.PIV(), k.Serial, err)
+	}
+	if !samePublicKey(info.Public, want) {
+		return Custodian{}, Key{}, nil, &KeyMismatchError{Serial: k.Serial, What: fmt.Sprintf("signing key in slot %s differs from the roster", k.Sign.Slot.PIV())}
+	}
+	return c, k, want, nil
 }

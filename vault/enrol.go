@@ -63,27 +63,17 @@ type EnrolOptions struct {
 // attested policies: a token that generated a weaker key than asked is
 // refused (*PolicyError) and no custodian entry is returned.
 func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.ManagementKey, name string, opts EnrolOptions) (Custodian, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return Custodian{}, errors.New("enrolling custodian: name is empty")
-	}
-	id := opts.ID
-	if id == "" {
-		id = idFromName(name)
-	}
-	if !validID(id) {
-		return Custodian{}, fmt.Errorf("enrolling custodian: id %q must be 1-64 characters of a-z 0-9 . _ -", id)
+	name, id, err := enrolIdentity(name, opts.ID)
+	if err != nil {
+		return Custodian{}, err
 	}
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	min := DefaultKeyPolicies()
-	if opts.Minimum != nil {
-		if err := validateMinimum("minimum key policy", opts.Minimum); err != nil {
-			return Custodian{}, fmt.Errorf("enrolling custodian: %w", err)
-		}
-		min = *opts.Minimum
+	min, err := enrolMinimum(opts.Minimum)
+	if err != nil {
+		return Custodian{}, err
 	}
 	dpin, dtouch, _ := min.Decrypt.parse() // validated above
 	spin, stouch, _ := min.Sign.parse()
@@ -97,27 +87,14 @@ func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.Manag
 		signSlot = hardware.SlotSignature
 	}
 	if !opts.ReplaceSignKey {
-		if _, err := tok.KeyInfo(ctx, signSlot); err == nil {
-			return Custodian{}, fmt.Errorf("enrolling on YubiKey %d: slot %s already holds a key; pass the option to replace it only if nothing else uses it", serial, signSlot)
-		} else if !errors.Is(err, hardware.ErrSlotEmpty) {
-			return Custodian{}, fmt.Errorf("enrolling on YubiKey %d: reading slot %s: %w", serial, signSlot, err)
+		if err := refuseUsedSignSlot(ctx, tok, serial, signSlot); err != nil {
+			return Custodian{}, err
 		}
 	}
 
-	dpub, err := tok.GenerateKey(ctx, mgmt, slot, hardware.GenerateOptions{Algorithm: "P-256", PIN: dpin, Touch: dtouch})
+	dkey, err := generateDecryptKey(ctx, tok, serial, mgmt, slot, name, opts.PIN, now, dpin, dtouch)
 	if err != nil {
-		return Custodian{}, fmt.Errorf("generating decryption key in slot %s of YubiKey %d: %w", slot, serial, err)
-	}
-	dkey, ok := dpub.(*ecdsa.PublicKey)
-	if !ok {
-		return Custodian{}, fmt.Errorf("generating decryption key in slot %s of YubiKey %d: got a %T, want a P-256 key", slot, serial, dpub)
-	}
-	cert, err := pluginCertificate(ctx, tok, slot, dkey, name, opts.PIN, now, dpin, dtouch)
-	if err != nil {
-		return Custodian{}, fmt.Errorf("writing age-plugin-yubikey certificate in slot %s of YubiKey %d: %w", slot, serial, err)
-	}
-	if err := tok.SetCertificate(ctx, mgmt, slot, cert); err != nil {
-		return Custodian{}, fmt.Errorf("storing certificate in slot %s of YubiKey %d: %w", slot, serial, err)
+		return Custodian{}, err
 	}
 	spub, err := tok.GenerateKey(ctx, mgmt, signSlot, hardware.GenerateOptions{Algorithm: "P-256", PIN: spin, Touch: stouch})
 	if err != nil {
@@ -144,17 +121,83 @@ func EnrolCustodian(ctx context.Context, tok hardware.Token, mgmt hardware.Manag
 	if k.Sign.Attestation, err = attest(ctx, tok, signSlot); err != nil {
 		return Custodian{}, err
 	}
+	return enrolledCustodian(opts.Verify, id, name, k, min)
+}
+
+// enrolIdentity trims name and returns it with the custodian id (given, or
+// derived from the name), both checked.
+func enrolIdentity(name, id string) (string, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", "", errors.New("enrolling custodian: name is empty")
+	}
+	if id == "" {
+		id = idFromName(name)
+	}
+	if !validID(id) {
+		return "", "", fmt.Errorf("enrolling custodian: id %q must be 1-64 characters of a-z 0-9 . _ -", id)
+	}
+	return name, id, nil
+}
+
+// enrolMinimum returns the minimum key policies: minimum, checked, or the
+// defaults when nil.
+func enrolMinimum(minimum *KeyPolicies) (KeyPolicies, error) {
+	if minimum == nil {
+		return DefaultKeyPolicies(), nil
+	}
+	if err := validateMinimum("minimum key policy", minimum); err != nil {
+		return KeyPolicies{}, fmt.Errorf("enrolling custodian: %w", err)
+	}
+	return *minimum, nil
+}
+
+// refuseUsedSignSlot refuses a signing slot that already holds a key.
+func refuseUsedSignSlot(ctx context.Context, tok hardware.Token, serial uint32, signSlot hardware.Slot) error {
+	if _, err := tok.KeyInfo(ctx, signSlot); err == nil {
+		return fmt.Errorf("enrolling on YubiKey %d: slot %s already holds a key; pass the option to replace it only if nothing else uses it", serial, signSlot)
+	} else if !errors.Is(err, hardware.ErrSlotEmpty) {
+		return fmt.Errorf("enrolling on YubiKey %d: reading slot %s: %w", serial, signSlot, err)
+	}
+	return nil
+}
+
+// generateDecryptKey generates the P-256 decryption key in slot and stores
+// the age-plugin-yubikey certificate next to it.
+func generateDecryptKey(ctx context.Context, tok hardware.Token, serial uint32, mgmt hardware.ManagementKey, slot hardware.Slot, name, pin string, now time.Time, dpin hardware.PINPolicy, dtouch hardware.TouchPolicy) (*ecdsa.PublicKey, error) {
+	dpub, err := tok.GenerateKey(ctx, mgmt, slot, hardware.GenerateOptions{Algorithm: "P-256", PIN: dpin, Touch: dtouch})
+	if err != nil {
+		return nil, fmt.Errorf("generating decryption key in slot %s of YubiKey %d: %w", slot, serial, err)
+	}
+	dkey, ok := dpub.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("generating decryption key in slot %s of YubiKey %d: got a %T, want a P-256 key", slot, serial, dpub)
+	}
+	cert, err := pluginCertificate(ctx, tok, slot, dkey, name, pin, now, dpin, dtouch)
+	if err != nil {
+		return nil, fmt.Errorf("writing age-plugin-yubikey certificate in slot %s of YubiKey %d: %w", slot, serial, err)
+	}
+	if err := tok.SetCertificate(ctx, mgmt, slot, cert); err != nil {
+		return nil, fmt.Errorf("storing certificate in slot %s of YubiKey %d: %w", slot, serial, err)
+	}
+	return dkey, nil
+}
+
+// enrolledCustodian makes the custodian of the new key k, stating the
+// attested decryption policy, and verifies both keys' attestation against
+// min under verify.
+func enrolledCustodian(verify VerifyOptions, id, name string, k Key, min KeyPolicies) (Custodian, error) {
 	// The roster's stated decryption policy is the attested one, never
 	// what was asked for.
-	if r, _, err := opts.Verify.attestedUse(k, UseDecrypt); err == nil && r.HasPolicy {
+	if r, _, err := verify.attestedUse(k, UseDecrypt); err == nil && r.HasPolicy {
 		k.Decrypt.PIN, k.Decrypt.Touch = r.PIN.String(), r.Touch.String()
 	}
 	c := Custodian{ID: id, Name: name, Keys: []Key{k}}
-	if err := opts.Verify.verifyKeyUse(c, k, UseDecrypt, min); err != nil {
-		return Custodian{}, fmt.Errorf("verifying attestation of slot %s of YubiKey %d: %w", slot, serial, err)
+	if err := verify.verifyKeyUse(c, k, UseDecrypt, min); err != nil {
+		return Custodian{}, fmt.Errorf("verifying attestation of slot %s of YubiKey %d: %w", hardware.Slot(k.Decrypt.Slot), k.Serial, err)
 	}
-	if err := opts.Verify.verifyKeyUse(c, k, UseSign, min); err != nil {
-		return Custodian{}, fmt.Errorf("verifying attestation of slot %s of YubiKey %d: %w", signSlot, serial, err)
+	if err := verify.verifyKeyUse(c, k, UseSign, min); err != nil {
+		return Custodian{}, fmt.Errorf("verifying attestation of slot %s of YubiKey %d: %w", hardware.Slot(k.Sign.Slot), k.Serial, err)
 	}
 	if err := validateCustodian("custodian", c); err != nil {
 		return Custodian{}, err

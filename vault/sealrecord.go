@@ -215,20 +215,9 @@ func (v *Vault) SignSeal(ctx context.Context, tok hardware.Token, pin, name stri
 	if !ok {
 		return Attribution{}, fmt.Errorf("signing the seal of %q: %w", name, ErrNoSecret)
 	}
-	c, k, ok := v.KeyBySerial(tok.Serial())
-	if !ok {
-		return Attribution{}, &NotOnRosterError{Serial: tok.Serial()}
-	}
-	want, err := signingKey(k.Sign.PublicKey)
+	c, k, want, err := v.rosterSigner(ctx, tok)
 	if err != nil {
 		return Attribution{}, err
-	}
-	info, err := tok.KeyInfo(ctx, k.Sign.Slot.PIV())
-	if err != nil {
-		return Attribution{}, fmt.Errorf("reading signing key in slot %s of YubiKey %d: %w", k.Sign.Slot.PIV(), k.Serial, err)
-	}
-	if !samePublicKey(info.Public, want) {
-		return Attribution{}, &KeyMismatchError{Serial: k.Serial, What: fmt.Sprintf("signing key in slot %s differs from the roster", k.Sign.Slot.PIV())}
 	}
 	prev := ""
 	if n := len(s.History); n > 0 {

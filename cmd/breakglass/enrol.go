@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"breakglass/hardware"
-	"breakglass/hardware/piv"
 	"breakglass/internal/inert"
 	"breakglass/vault"
 )
@@ -28,20 +27,6 @@ func init() {
 
 // vaultNow is the clock of the vault commands; tests replace it.
 var vaultNow = time.Now
-
-// pinMetadataReader is the optional ability (hardware/piv's *Token) to say
-// whether the PIN and PUK are still the factory defaults.
-type pinMetadataReader interface {
-	PINMetadata(ctx context.Context) (piv.Metadata, error)
-	PUKMetadata(ctx context.Context) (piv.Metadata, error)
-}
-
-// mgmtKeyAdmin is the optional ability (hardware/piv's *Token) to detect the
-// factory management key and replace it by a PIN-protected random one.
-type mgmtKeyAdmin interface {
-	UsesDefaultManagementKey(ctx context.Context) (bool, error)
-	SetPINProtectedManagementKey(ctx context.Context, oldKey []byte, pin string) ([]byte, error)
-}
 
 // enrolOptions are the flags of "breakglass enrol".
 type enrolOptions struct {
@@ -165,39 +150,13 @@ func runEnrol(ctx context.Context, e *env, args []string) int {
 
 func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	fail := func(err error) int { printErr(e.stderr, "enrol", err); return 1 }
-	trust, testRoot, err := loadTrust(o.AttestationRoot)
+	trust, testRoot, mgmt, code := o.preflight(e)
+	if code != 0 {
+		return code
+	}
+	name, id, prior, err := o.identity()
 	if err != nil {
-		printf(e.stderr, "breakglass enrol: %v\nGive a PEM file holding the attestation root certificate.\n", err)
-		return 2
-	}
-	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
-	var mgmt hardware.ManagementKey
-	if o.MgmtKeyHex != "" {
-		k, err := hex.DecodeString(o.MgmtKeyHex)
-		if err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
-			fmt.Fprintln(e.stderr, "breakglass enrol: --mgmt-key must be 32, 48 or 64 hex digits (an AES-128/192/256 or 3DES key)")
-			return 2
-		}
-		mgmt.Key = k
-	}
-	if fi, err := os.Stat(o.Out); err != nil || !fi.IsDir() {
-		printf(e.stderr, "breakglass enrol: output directory %q does not exist: create it or give another --out\n", o.Out)
-		return 2
-	}
-	name, id := o.Name, o.ID
-	var prior *vault.Custodian
-	if o.BackupOf != "" {
-		c, err := vault.LoadCustodianFile(o.BackupOf)
-		if err != nil {
-			return fail(fmt.Errorf("%w\n  --backup-of must be a custodian file written by \"breakglass enrol\"", err))
-		}
-		if name != "" && name != c.Name {
-			return fail(fmt.Errorf("--name %q differs from the name %q in %s: leave --name out for a backup key", name, c.Name, o.BackupOf))
-		}
-		if slices.Contains(c.Serials(), o.Serial) {
-			return fail(fmt.Errorf("YubiKey %d is already a key of %s in %s: a backup must be another YubiKey", o.Serial, c, o.BackupOf))
-		}
-		name, id, prior = c.Name, c.ID, &c
+		return fail(err)
 	}
 
 	st := newStation()
@@ -205,34 +164,14 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := refuseDefaultPINs(ctx, e, tok); err != nil {
-		return fail(err)
-	}
-	pin, err := o.readPIN(ctx, e, tok, name)
+	pin, err := o.unlockKey(ctx, e, tok, name)
 	if err != nil {
 		return fail(err)
 	}
-	if pin == hardware.DefaultPIN {
-		return fail(fmt.Errorf("YubiKey %d still uses the factory PIN 123456: change it first with\n  ykman --device %d piv access change-pin", o.Serial, o.Serial))
-	}
-	if err := vault.CheckPINRetries(ctx, tok, o.ConfirmLast); err != nil {
-		return fail(fmt.Errorf("YubiKey %d: %w", o.Serial, err))
-	}
-	if err := tok.VerifyPIN(ctx, pin); err != nil {
-		return fail(fmt.Errorf("verifying the PIN of YubiKey %d: %w", o.Serial, err))
-	}
 	admin, hasAdmin := tok.(mgmtKeyAdmin)
-	defaultMgmt := false
-	if mgmt.Key == nil {
-		mgmt.Key = hardware.DefaultManagementKey
-		if hasAdmin {
-			if defaultMgmt, err = admin.UsesDefaultManagementKey(ctx); err != nil {
-				return fail(fmt.Errorf("reading the management key metadata of YubiKey %d: %w", o.Serial, err))
-			}
-			if !defaultMgmt {
-				mgmt = hardware.ManagementKey{PIN: pin}
-			}
-		}
+	mgmt, defaultMgmt, err := o.chooseMgmtKey(ctx, admin, hasAdmin, mgmt, pin)
+	if err != nil {
+		return fail(err)
 	}
 
 	printf(e.stderr, "Generating the decryption and signing keys on YubiKey %d: touch it each time it blinks.\n", o.Serial)
@@ -251,6 +190,63 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	if err != nil {
 		return fail(fmt.Errorf("reading the attested policies of YubiKey %d: %w\n  no custodian file was written", o.Serial, err))
 	}
+	path, err := o.writeCustodian(e, c, prior)
+	if err != nil {
+		return fail(err)
+	}
+	o.printEnrolled(e, c, prior, pol, testRoot, path, now)
+	return o.protectMgmtKey(ctx, e, tok, admin, hasAdmin, defaultMgmt, pin)
+}
+
+// preflight checks the inputs that need no YubiKey: the trust root, the
+// --mgmt-key and the output directory. A non-zero code is the exit status
+// (the message is printed).
+func (o *enrolOptions) preflight(e *env) (trust vault.VerifyOptions, testRoot bool, mgmt hardware.ManagementKey, code int) {
+	trust, testRoot, err := loadTrust(o.AttestationRoot)
+	if err != nil {
+		printf(e.stderr, "breakglass enrol: %v\nGive a PEM file holding the attestation root certificate.\n", err)
+		return trust, testRoot, mgmt, 2
+	}
+	printTestRootWarning(e.stderr, testRoot, o.AttestationRoot)
+	if o.MgmtKeyHex != "" {
+		k, err := hex.DecodeString(o.MgmtKeyHex)
+		if err != nil || (len(k) != 16 && len(k) != 24 && len(k) != 32) {
+			fmt.Fprintln(e.stderr, "breakglass enrol: --mgmt-key must be 32, 48 or 64 hex digits (an AES-128/192/256 or 3DES key)")
+			return trust, testRoot, mgmt, 2
+		}
+		mgmt.Key = k
+	}
+	if fi, err := os.Stat(o.Out); err != nil || !fi.IsDir() {
+		printf(e.stderr, "breakglass enrol: output directory %q does not exist: create it or give another --out\n", o.Out)
+		return trust, testRoot, mgmt, 2
+	}
+	return trust, testRoot, mgmt, 0
+}
+
+// identity returns the custodian's name and id: from the flags, or for
+// --backup-of from that custodian file (prior), which the flags must agree
+// with.
+func (o *enrolOptions) identity() (name, id string, prior *vault.Custodian, err error) {
+	name, id = o.Name, o.ID
+	if o.BackupOf == "" {
+		return name, id, nil, nil
+	}
+	c, err := vault.LoadCustodianFile(o.BackupOf)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("%w\n  --backup-of must be a custodian file written by \"breakglass enrol\"", err)
+	}
+	if name != "" && name != c.Name {
+		return "", "", nil, fmt.Errorf("--name %q differs from the name %q in %s: leave --name out for a backup key", name, c.Name, o.BackupOf)
+	}
+	if slices.Contains(c.Serials(), o.Serial) {
+		return "", "", nil, fmt.Errorf("YubiKey %d is already a key of %s in %s: a backup must be another YubiKey", o.Serial, c, o.BackupOf)
+	}
+	return c.Name, c.ID, &c, nil
+}
+
+// writeCustodian writes c to its file in --out (a backup key gets its own
+// name) and returns the path.
+func (o *enrolOptions) writeCustodian(e *env, c vault.Custodian, prior *vault.Custodian) (string, error) {
 	file := c.ID + ".custodian.json"
 	if prior != nil {
 		file = fmt.Sprintf("%s.backup-%d.custodian.json", c.ID, o.Serial)
@@ -260,8 +256,14 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 		printf(e.stderr, "note: %s existed; the old one is kept as %s.prev\n", path, path)
 	}
 	if err := vault.WriteCustodianFile(path, c); err != nil {
-		return fail(err)
+		return "", err
 	}
+	return path, nil
+}
+
+// printEnrolled reports the enrolment on stdout, with the
+// age-plugin-yubikey identity when one can be made.
+func (o *enrolOptions) printEnrolled(e *env, c vault.Custodian, prior *vault.Custodian, pol vault.KeyPolicies, testRoot bool, path string, now time.Time) {
 	k := c.Keys[0]
 	trustNote := "genuine YubiKey (Yubico root)"
 	if testRoot {
@@ -278,77 +280,4 @@ func (o *enrolOptions) exec(ctx context.Context, e *env) int {
 	if id, err := vault.AgeIdentityFile(c, k, now); err == nil {
 		fmt.Fprintf(e.stdout, "\nage-plugin-yubikey identity (save it to open your share with the stock age CLI):\n%s", inert.Text(id))
 	}
-	return o.protectMgmtKey(ctx, e, tok, admin, hasAdmin, defaultMgmt, pin)
-}
-
-// readPIN reads the PIN from --pin-file or the terminal prompt.
-func (o *enrolOptions) readPIN(ctx context.Context, e *env, tok hardware.Token, name string) (string, error) {
-	if o.PINFile != "" {
-		return readPINFile(o.PINFile, e.stderr)
-	}
-	retries := -1
-	if in, err := tok.Info(ctx); err == nil {
-		retries = in.PINRetries
-	}
-	return pinSource{files: pinFileFlag{}, e: e}.pin(name, o.Serial, retries)
-}
-
-// refuseDefaultPINs refuses a key whose PIN or PUK is still the factory
-// default, when the key can say so; otherwise it says it could not tell.
-func refuseDefaultPINs(ctx context.Context, e *env, tok hardware.Token) error {
-	md, ok := tok.(pinMetadataReader)
-	if !ok {
-		printf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory PIN or PUK (no PIN metadata): make sure both were changed\n", tok.Serial())
-		return nil
-	}
-	pin, err := md.PINMetadata(ctx)
-	if err != nil {
-		printf(e.stderr, "note: cannot read the PIN metadata of YubiKey %d (%v): make sure the PIN and PUK were changed\n", tok.Serial(), err)
-		return nil
-	}
-	if pin.Default {
-		return fmt.Errorf("YubiKey %d still uses the factory PIN: change it first with\n  ykman --device %d piv access change-pin", tok.Serial(), tok.Serial())
-	}
-	puk, err := md.PUKMetadata(ctx)
-	if err != nil {
-		printf(e.stderr, "note: cannot read the PUK metadata of YubiKey %d (%v): make sure the PUK was changed\n", tok.Serial(), err)
-		return nil
-	}
-	if puk.Default {
-		return fmt.Errorf("YubiKey %d still uses the factory PUK: change it first with\n  ykman --device %d piv access change-puk", tok.Serial(), tok.Serial())
-	}
-	return nil
-}
-
-// protectMgmtKey offers to replace the factory management key with a
-// random PIN-protected one; the new key is never shown.
-func (o *enrolOptions) protectMgmtKey(ctx context.Context, e *env, tok hardware.Token, admin mgmtKeyAdmin, hasAdmin, isDefault bool, pin string) int {
-	if o.MgmtKeyHex != "" {
-		return 0
-	}
-	if !hasAdmin {
-		printf(e.stderr, "note: cannot tell whether YubiKey %d still uses the factory management key; if it does, protect it with\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
-		return 0
-	}
-	if !isDefault {
-		return 0
-	}
-	do := o.ProtectMgmtKey
-	if !do && stdinIsTerminal(e) {
-		var err error
-		if do, err = askYesNo(e, fmt.Sprintf("YubiKey %d uses the factory management key. Replace it with a random PIN-protected one (like ykman)?", tok.Serial())); err != nil {
-			printErr(e.stderr, "enrol", err)
-			return 1
-		}
-	}
-	if !do {
-		printf(e.stderr, "note: YubiKey %d still uses the factory management key: anyone holding it can replace its keys. Protect it with --protect-mgmt-key or\n  ykman --device %d piv access change-management-key --generate --protect\n", tok.Serial(), tok.Serial())
-		return 0
-	}
-	if _, err := admin.SetPINProtectedManagementKey(ctx, hardware.DefaultManagementKey, pin); err != nil {
-		printErr(e.stderr, "enrol", fmt.Errorf("protecting the management key of YubiKey %d (the enrolment itself succeeded; the factory key is unchanged): %w", tok.Serial(), err))
-		return 1
-	}
-	printf(e.stdout, "Replaced the factory management key of YubiKey %d by a random one protected by the PIN.\n", tok.Serial())
-	return 0
 }

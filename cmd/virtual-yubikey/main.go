@@ -149,25 +149,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	saveErr := make(chan error, 1)
 	if o.state != "" {
-		save := func() error {
-			st, err := card.MarshalState()
-			if err != nil {
-				return fmt.Errorf("encoding card state: %w", err)
-			}
-			return writeAtomic(o.state, st)
-		}
-		if err := save(); err != nil {
+		if err := persistState(card, o.state, saveErr); err != nil {
 			fmt.Fprintf(stderr, "virtual-yubikey: %v\n", err)
 			return 1
 		}
-		card.OnChange(func() {
-			if err := save(); err != nil {
-				select {
-				case saveErr <- err:
-				default:
-				}
-			}
-		})
 	}
 
 	opts := vpcd.Options{Presence: presence}
@@ -190,7 +175,37 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	addr := fmt.Sprintf("127.0.0.1:%d", o.port)
 	go func() { served <- vpcd.Serve(ctx, addr, wire, opts) }()
 	fmt.Fprintf(stderr, "virtual YubiKey serial %d on vpcd port %d\n", o.serial, o.port)
+	return serveUntilDone(o, stderr, sigs, presence, saveErr, served, cancel)
+}
 
+// persistState saves the card's state to path now and after every change;
+// a failed save after the first is sent (once) on saveErr.
+func persistState(card *vyk.Card, path string, saveErr chan<- error) error {
+	save := func() error {
+		st, err := card.MarshalState()
+		if err != nil {
+			return fmt.Errorf("encoding card state: %w", err)
+		}
+		return writeAtomic(path, st)
+	}
+	if err := save(); err != nil {
+		return err
+	}
+	card.OnChange(func() {
+		if err := save(); err != nil {
+			select {
+			case saveErr <- err:
+			default:
+			}
+		}
+	})
+	return nil
+}
+
+// serveUntilDone pulls and inserts the card on SIGUSR1 and SIGUSR2 until
+// the server ends or a save fails (then it stops the server), and returns
+// the exit status.
+func serveUntilDone(o options, stderr io.Writer, sigs <-chan os.Signal, presence *vpcd.Presence, saveErr, served <-chan error, cancel context.CancelFunc) int {
 	for {
 		select {
 		case s := <-sigs:

@@ -38,6 +38,7 @@ import (
 	gopiv "github.com/go-piv/piv-go/v2/piv"
 
 	"breakglass/hardware"
+	"breakglass/internal/attest"
 )
 
 // connections counts the card connections this process opened (ours in
@@ -343,18 +344,9 @@ func formFactorName(f gopiv.Formfactor) string {
 	return formFactorNameByte(byte(f))
 }
 
-// formFactorNameByte names the device-info form factor byte.
+// formFactorNameByte names the device-info form factor byte with the one
+// table in internal/attest (the device-info byte and the attested byte share
+// their encoding); "" for none or unknown.
 func formFactorNameByte(f byte) string {
-	names := map[byte]string{
-		gopiv.FormfactorUSBAKeychain: "USB-A keychain", gopiv.FormfactorUSBANano: "USB-A nano",
-		gopiv.FormfactorUSBCKeychain: "USB-C keychain", gopiv.FormfactorUSBCNano: "USB-C nano",
-		gopiv.FormfactorUSBCLightningKeychain: "USB-C/Lightning keychain",
-	}
-	if n, ok := names[f&^0x80]; ok {
-		if f&0x80 != 0 {
-			n += " FIPS"
-		}
-		return n
-	}
-	return ""
+	return attest.FormFactor(f).Name()
 }

@@ -77,6 +77,26 @@ type Options struct {
 // ErrBadAddress is returned by Serve when addr is not a host:port.
 var ErrBadAddress = errors.New("vpcd address is not host:port")
 
+// withDefaults returns o with the defaults its fields document filled in.
+func (o Options) withDefaults() Options {
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = DefaultMinBackoff
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(DefaultMaxBackoff, o.MinBackoff)
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	if o.MinOut <= 0 {
+		o.MinOut = DefaultMinOut
+	}
+	if o.Presence == nil {
+		o.Presence = NewPresence(true)
+	}
+	return o
+}
+
 // Serve connects card to the vpcd reader listening at addr (for example
 // "127.0.0.1:35963") and answers vpcd until ctx is cancelled, then returns
 // nil. While the card is inserted (see Presence) it reconnects with
@@ -90,25 +110,8 @@ func Serve(ctx context.Context, addr string, card Card, opts Options) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("serving vpcd on %q: %w", addr, errors.Join(ErrBadAddress, err))
 	}
-	minB, maxB := opts.MinBackoff, opts.MaxBackoff
-	if minB <= 0 {
-		minB = DefaultMinBackoff
-	}
-	if maxB < minB {
-		maxB = max(DefaultMaxBackoff, minB)
-	}
-	logf := opts.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
-	minOut := opts.MinOut
-	if minOut <= 0 {
-		minOut = DefaultMinOut
-	}
-	p := opts.Presence
-	if p == nil {
-		p = NewPresence(true)
-	}
+	opts = opts.withDefaults()
+	minB, maxB, logf, minOut, p := opts.MinBackoff, opts.MaxBackoff, opts.Logf, opts.MinOut, opts.Presence
 	var d net.Dialer
 	backoff := minB
 	var outUntil time.Time // a pulled card stays out until then

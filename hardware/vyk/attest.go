@@ -12,6 +12,8 @@ import (
 	"io"
 	"math/big"
 	"time"
+
+	"breakglass/internal/attest"
 )
 
 // CA is an attestation authority: it issues each card's f9 device
@@ -79,14 +81,6 @@ func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
 	}
 	return &CA{Cert: cert, Key: signer}, nil
 }
-
-// Yubico attestation extensions (1.3.6.1.4.1.41482.3.x).
-var (
-	oidFirmware   = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 3}
-	oidSerial     = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 7}
-	oidPolicy     = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 8}
-	oidFormFactor = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 41482, 3, 9}
-)
 
 // Validity of device certificates: from a fixed past date so that injected
 // clocks and real verifiers agree, to the end of the test root.
@@ -161,8 +155,8 @@ func (c *Card) deviceExtensions() []pkix.Extension {
 	serial, _ := asn1.Marshal(int64(c.cfg.Serial))
 	v := c.cfg.Version
 	return []pkix.Extension{
-		{Id: oidFirmware, Value: v[:]},
-		{Id: oidSerial, Value: serial},
+		{Id: attest.OIDFirmware, Value: v[:]},
+		{Id: attest.OIDSerial, Value: serial},
 	}
 }
 
@@ -218,8 +212,8 @@ func (c *Card) attest(cmd command) ([]byte, uint16) {
 		NotBefore:    issuer.NotBefore,
 		NotAfter:     issuer.NotAfter,
 		ExtraExtensions: append(c.deviceExtensions(),
-			pkix.Extension{Id: oidPolicy, Value: []byte{k.pin, k.touch}},
-			pkix.Extension{Id: oidFormFactor, Value: []byte{0x01}},
+			pkix.Extension{Id: attest.OIDPolicy, Value: []byte{k.pin, k.touch}},
+			pkix.Extension{Id: attest.OIDFormFactor, Value: []byte{0x01}},
 		),
 	}
 	der, err := x509.CreateCertificate(c.cfg.Rand, tmpl, issuer, publicKey(k), issuerKey)

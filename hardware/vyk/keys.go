@@ -1,6 +1,7 @@
 package vyk
 
 import (
+	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -197,20 +198,7 @@ func (c *Card) generate(cmd command) ([]byte, uint16) {
 
 // importRSAKey finishes IMPORT ASYMMETRIC KEY for an RSA algorithm.
 func (c *Card) importRSAKey(cmd command, ts []tlv) ([]byte, uint16) {
-	pin, touch, ok := policies(ts, cmd.p2)
-	if !ok {
-		return nil, swWrongData
-	}
-	if !c.mgmtOK {
-		return nil, swSecurity
-	}
-	priv, err := importRSA(cmd.p1, ts)
-	if err != nil {
-		return nil, swWrongData
-	}
-	c.keys[cmd.p2] = &keySlot{alg: cmd.p1, priv: priv, pin: pin, touch: touch, origin: originImported}
-	c.changed = true
-	return nil, swOK
+	return c.storeImported(cmd, ts, func() (crypto.PrivateKey, error) { return importRSA(cmd.p1, ts) })
 }
 
 // importKey handles the Yubico IMPORT ASYMMETRIC KEY (FE alg slot).
@@ -244,6 +232,13 @@ func (c *Card) importKey(cmd command) ([]byte, uint16) {
 	if !ok || len(raw) != size {
 		return nil, swWrongData
 	}
+	return c.storeImported(cmd, ts, func() (crypto.PrivateKey, error) { return privateFromRaw(cmd.p1, raw) })
+}
+
+// storeImported finishes IMPORT ASYMMETRIC KEY: it checks the policies in
+// ts and the management key, then stores the key that parse returns in
+// slot cmd.p2.
+func (c *Card) storeImported(cmd command, ts []tlv, parse func() (crypto.PrivateKey, error)) ([]byte, uint16) {
 	pin, touch, ok := policies(ts, cmd.p2)
 	if !ok {
 		return nil, swWrongData
@@ -251,7 +246,7 @@ func (c *Card) importKey(cmd command) ([]byte, uint16) {
 	if !c.mgmtOK {
 		return nil, swSecurity
 	}
-	priv, err := privateFromRaw(cmd.p1, raw)
+	priv, err := parse()
 	if err != nil {
 		return nil, swWrongData
 	}

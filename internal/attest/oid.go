@@ -42,17 +42,25 @@ func (v Version) String() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Min
 // not say). The high bit marks a FIPS model.
 type FormFactor uint8
 
-// String names f ("USB-A keychain"), "" for 0, or "form-factor(0x..)".
-func (f FormFactor) String() string {
+// Name names f ("USB-A keychain", "USB-C nano FIPS"); "" for 0 or a form
+// factor this table does not know.
+func (f FormFactor) Name() string {
 	names := map[FormFactor]string{
 		1: "USB-A keychain", 2: "USB-A nano", 3: "USB-C keychain", 4: "USB-C nano", 5: "USB-C/Lightning keychain",
 	}
-	switch n, ok := names[f&0x7f]; {
-	case f == 0:
+	n, ok := names[f&0x7f]
+	switch {
+	case !ok:
 		return ""
-	case ok && f&0x80 != 0:
+	case f&0x80 != 0:
 		return n + " FIPS"
-	case ok:
+	}
+	return n
+}
+
+// String names f ("USB-A keychain"), "" for 0, or "form-factor(0x..)".
+func (f FormFactor) String() string {
+	if n := f.Name(); n != "" || f == 0 {
 		return n
 	}
 	return fmt.Sprintf("form-factor(0x%02x)", uint8(f))

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"breakglass/internal/inert"
+	"breakglass/ledger"
+)
+
+func runLedgerStatus(_ context.Context, e *env, args []string) int {
+	var o ledgerOptions
+	pos, code, ok := ledgerFlags(e, "status", &o, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&o.JSON, "json", false, "print the status as JSON (format breakglass-ledger-status/1)")
+		fs.StringVar(&o.HTML, "html", "", "also write a self-contained HTML page to `FILE`")
+		fs.StringVar(&o.AttestationRoot, "attestation-root", "", "TEST attestation root `PEM` (non-production)")
+	})
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(e.stderr, "breakglass ledger status: unexpected argument %q\n", inert.Line(pos[0]))
+		return 2
+	}
+	l, ok := o.openLedger(e, "status", true, false)
+	if !ok {
+		return 1
+	}
+	defer l.Close()
+	st, err := l.Status()
+	if err != nil {
+		printLedgerErr(e.stderr, "status", err)
+		return 1
+	}
+	if o.HTML != "" {
+		if err := writeStatusHTML(o.HTML, st); err != nil {
+			fmt.Fprintf(e.stderr, "breakglass ledger status: %v\n", err)
+			return 1
+		}
+	}
+	if o.JSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(st); err != nil {
+			fmt.Fprintf(e.stderr, "breakglass ledger status: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	printStatus(e.stdout, st)
+	if o.HTML != "" {
+		fmt.Fprintf(e.stdout, "wrote %s\n", inert.Line(o.HTML))
+	}
+	return 0
+}
+
+// writeStatusHTML writes the page through a temporary file and a rename.
+func writeStatusHTML(path string, st *ledger.Status) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".ledger-status-*.html")
+	if err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	err = ledger.WriteHTML(f, st)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	return nil
+}
+
+// printStatus is the human rendering: every string from a report is inert.
+func printStatus(w io.Writer, st *ledger.Status) {
+	t := inert.Line
+	fmt.Fprintf(w, "Ledger: %d entries, head %s; integrity OK, every report and vault re-verified\n", st.Ledger.Entries, st.Ledger.Head)
+	for _, v := range st.Vaults {
+		verdict := "roster verified"
+		if !v.Verified {
+			verdict = "NOT VERIFIED: " + t(v.Problem)
+		}
+		last := "never"
+		if v.LastDrill != "" {
+			last = v.LastDrill
+		}
+		fmt.Fprintf(w, "\nVault %s (%s): %d of %d custodians, vault files imported: %d\n", t(v.Fingerprint), verdict, v.Threshold, v.Custodians, v.Copies)
+		fmt.Fprintf(w, "  drills every %d days (%s); last %s, next due %s\n", v.DrillInterval, t(v.DrillSource), last, v.DrillDue)
+		for _, s := range v.Sessions {
+			printSession(w, s)
+		}
+	}
+	fmt.Fprintf(w, "\nOpen items: %d\n", len(st.OpenItems))
+	for _, it := range st.OpenItems {
+		fmt.Fprintf(w, "  ! %-24s %s\n", it.Kind, t(it.Detail))
+	}
+	for _, n := range st.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+func printSession(w io.Writer, s ledger.Session) {
+	t := inert.Line
+	verdict := "verified"
+	switch {
+	case !s.Verified:
+		verdict = "NOT VERIFIED: " + t(strings.Join(s.Failed, "; "))
+	case s.NonProduction:
+		verdict = "verified NON-PRODUCTION"
+	}
+	fmt.Fprintf(w, "  %s  %s  %s  %s\n", t(s.Started), t(s.ID), t(s.Mode), verdict)
+	if !s.Verified {
+		return
+	}
+	var cs, rs []string
+	for _, c := range s.Custodians {
+		cs = append(cs, fmt.Sprintf("%s (%s, YubiKey %d)", t(c.Name), t(c.ID), c.Serial))
+	}
+	for _, r := range s.Revealed {
+		state := "checked"
+		if r.Mode == "show" {
+			state = "shown, NOT ROTATED"
+			if r.RotatedAt != "" {
+				state = "shown, rotated " + r.RotatedAt
+			}
+		}
+		rs = append(rs, t(r.Name)+" ("+state+")")
+	}
+	fmt.Fprintf(w, "    operator %s, ticket %s, %s; what broke: %s\n", t(s.Operator), t(s.Ticket), t(s.Outcome), t(s.WhatBroke))
+	fmt.Fprintf(w, "    custodians: %s\n", strings.Join(cs, ", "))
+	if len(rs) > 0 {
+		fmt.Fprintf(w, "    credentials: %s\n", strings.Join(rs, ", "))
+	}
+	announced := "never announced"
+	if s.AnnouncedBy != "" {
+		announced = "announced to " + t(s.AnnouncedBy)
+	}
+	fmt.Fprintf(w, "    announce code %s, %s\n", t(s.AnnounceCode), announced)
+	if r := s.Review; r != nil {
+		fmt.Fprintf(w, "    review: %s by %s on %s (unsigned review): %s\n", t(r.Decision), t(r.Reviewer), t(r.Time), t(r.Note))
+	}
+}
