@@ -374,6 +374,9 @@ func (p totpParams) code(t time.Time) string {
 // period since the Unix epoch. Every secret ValidateSecret accepts gives a
 // code of 6 to 8 digits and a period of MinTOTPPeriod to MaxTOTPPeriod.
 func TOTPCode(secret []byte, t time.Time) (code string, period time.Duration, err error) {
+	if err := ValidateSecret(KindTOTP, secret); err != nil {
+		return "", 0, err // exactly what sealing refuses (both parsers must accept)
+	}
 	p, err := parseTOTP(secret)
 	if err != nil {
 		return "", 0, err
