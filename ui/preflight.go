@@ -288,6 +288,15 @@ func (s *preflightScreen) view() string {
 		}
 	}
 	b.WriteString("\n")
+	return b.String()
+}
+
+// clockView is the clock question. It is part of what is pinned, so a
+// long list of checks (every warning shows its detail) can never push it
+// off a 24-line screen.
+func (s *preflightScreen) clockView() string {
+	st := s.e.st
+	var b strings.Builder
 	b.WriteString(st.Title.Render("Clock") + "  station time is " + st.Key.Render(s.e.now.UTC().Format("2006-01-02 15:04:05 UTC")))
 	switch s.clock {
 	case clockUnconfirmed:
@@ -308,10 +317,14 @@ func (s *preflightScreen) view() string {
 	return b.String()
 }
 
-// pinned is the reason being typed and the last error: always visible.
+// pinned is the clock question, the reason being typed and the last
+// error: always visible.
 func (s *preflightScreen) pinned() string {
 	st := s.e.st
 	var b strings.Builder
+	if !s.loading {
+		b.WriteString("\n" + s.clockView())
+	}
 	if s.ackGate != nil && !s.loading {
 		b.WriteString("\n" + s.ackGate.view(st, s.w) + "\n")
 	}
