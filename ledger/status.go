@@ -125,10 +125,17 @@ type OpenItem struct {
 	Detail  string `json:"detail"`  // one sentence for a person
 }
 
-// drillInterval is the one place that reads a vault's drill interval. The
-// signed policy has no drill interval yet, so it is the default.
-func drillInterval(*vault.Vault) (time.Duration, string) {
-	return DefaultDrillInterval, "default: the vault's signed policy states no drill interval"
+// drillInterval is the one place that reads a vault's drill interval: the
+// roster's signed policy, or the default for a roster that states none.
+func drillInterval(v *vault.Vault) (time.Duration, string) {
+	if v == nil {
+		return DefaultDrillInterval, "default: no verified vault copy states the policy"
+	}
+	d, stated := v.Roster.Policy.DrillInterval()
+	if !stated {
+		return d, "default: the vault's signed policy states no drill interval"
+	}
+	return d, "the vault's signed policy"
 }
 
 // ledgerState is the index decoded.

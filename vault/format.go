@@ -16,6 +16,7 @@ package vault
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -101,6 +102,40 @@ type Policy struct {
 	// valid) and gets DefaultKeyPolicies; use KeyMinimum. "never" is never
 	// a valid minimum.
 	MinimumKeyPolicy *KeyPolicies `json:"minimum_key_policy,omitempty"`
+	// DrillIntervalDays is how often the vault must be drilled (vault
+	// check), signed with the roster: auditors flag a vault not drilled
+	// within it. 0 (a vault written before the field existed, omitted from
+	// the canonical roster) means DefaultDrillIntervalDays; see DrillInterval.
+	DrillIntervalDays int `json:"drill_interval_days,omitempty"`
+}
+
+// DefaultDrillIntervalDays is the drill interval of a roster that states none.
+const DefaultDrillIntervalDays = 90
+
+// MaxDrillIntervalDays bounds the drill interval (ten years).
+const MaxDrillIntervalDays = 3650
+
+// DrillInterval is the signed drill interval, or the default when the
+// roster states none; stated reports whether the roster states it.
+func (p Policy) DrillInterval() (d time.Duration, stated bool) {
+	if p.DrillIntervalDays == 0 {
+		return DefaultDrillIntervalDays * 24 * time.Hour, false
+	}
+	return time.Duration(p.DrillIntervalDays) * 24 * time.Hour, true
+}
+
+// SetDrillInterval sets the signed drill interval of a vault nobody has
+// signed yet (after Create, before SignRoster) and updates its fingerprint.
+func (v *Vault) SetDrillInterval(days int) error {
+	if len(v.Signatures) > 0 {
+		return errors.New("setting the drill interval: the roster is already signed")
+	}
+	if days < 1 || days > MaxDrillIntervalDays {
+		return fmt.Errorf("drill interval %d days: give 1 to %d days", days, MaxDrillIntervalDays)
+	}
+	v.Roster.Policy.DrillIntervalDays = days
+	v.RecordedFingerprint = v.ComputeFingerprint()
+	return nil
 }
 
 // Custodian is one person. All their keys (a primary and optional backups)

@@ -25,6 +25,7 @@ func init() {
 // vaultInitOptions are the flags and arguments of "breakglass vault init".
 type vaultInitOptions struct {
 	Threshold       int
+	DrillDays       int
 	Out             string
 	PINFiles        pinFileFlag
 	AttestationRoot string
@@ -48,6 +49,9 @@ card to print are shown.
 Flags:
   --threshold M            custodians needed to open the vault (2 <= M <= N)
   --out FILE               the vault file to create (must not exist)
+  --drill-interval DAYS    how often the vault must be drilled (vault check);
+                           signed with the roster, auditors flag an overdue
+                           drill (default 90)
   --pin-file SERIAL=FILE   PIN of the key with SERIAL (repeatable; scripts)
   --confirm-last-retry     try a PIN even if only one attempt is left
   --attestation-root PEM   trust this (TEST) attestation root instead of Yubico's
@@ -64,6 +68,7 @@ func runVaultInit(ctx context.Context, e *env, args []string) int {
 	fs.Usage = func() { fmt.Fprint(e.stderr, vaultInitUsage) }
 	fs.IntVar(&o.Threshold, "threshold", 0, "")
 	fs.StringVar(&o.Out, "out", "", "")
+	fs.IntVar(&o.DrillDays, "drill-interval", vault.DefaultDrillIntervalDays, "")
 	fs.Var(o.PINFiles, "pin-file", "")
 	fs.BoolVar(&o.ConfirmLast, "confirm-last-retry", false, "")
 	fs.StringVar(&o.AttestationRoot, "attestation-root", "", "")
@@ -81,6 +86,9 @@ func runVaultInit(ctx context.Context, e *env, args []string) int {
 		return 2
 	case o.Threshold < 2:
 		fmt.Fprintf(e.stderr, "breakglass vault init: --threshold %d: at least 2 custodians must be needed to open a vault (give --threshold M with M >= 2)\n", o.Threshold)
+		return 2
+	case o.DrillDays < 1 || o.DrillDays > vault.MaxDrillIntervalDays:
+		fmt.Fprintf(e.stderr, "breakglass vault init: --drill-interval %d: give the number of days between drills, 1 to %d (90 is usual)\n", o.DrillDays, vault.MaxDrillIntervalDays)
 		return 2
 	case len(o.Files) < 2:
 		fmt.Fprintln(e.stderr, "breakglass vault init: give at least two custodian files (written by \"breakglass enrol\")")
@@ -111,6 +119,9 @@ func (o *vaultInitOptions) exec(ctx context.Context, e *env) int {
 	}
 	v, err := vault.Create(custodians, o.Threshold, vaultNow())
 	if err != nil {
+		return fail(err)
+	}
+	if err := v.SetDrillInterval(o.DrillDays); err != nil {
 		return fail(err)
 	}
 	// Every key's attestation and attested PIN and touch policy are checked

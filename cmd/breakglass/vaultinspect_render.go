@@ -45,7 +45,7 @@ func printInspect(w io.Writer, r inspectReport) {
 	tw.Flush()
 	printInspectPolicies(w, r)
 	printInspectSecrets(w, r)
-	fmt.Fprintln(w, "\nDrills")
+	printf(w, "\nDrills (due every %d days)\n", r.DrillIntervalDays)
 	for _, d := range r.Drills {
 		what := map[string]string{vault.DrillQuorum: "quorum opens the vault", vault.DrillEach: "every custodian's own share"}[d.Kind]
 		switch {

@@ -26,7 +26,10 @@ type inspectReport struct {
 	TestRoot                bool               `json:"test_attestation_root"`
 	Secrets                 []inspectSecret    `json:"secrets"`
 	Drills                  []inspectDrill     `json:"drills"`
-	Warnings                []string           `json:"warnings"`
+	// DrillIntervalDays is the signed policy's drill interval (the default
+	// when it states none): a drill older than it is stale.
+	DrillIntervalDays int      `json:"drill_interval_days"`
+	Warnings          []string `json:"warnings"`
 }
 
 // inspectDrill is the last passed drill of one kind.
@@ -37,9 +40,6 @@ type inspectDrill struct {
 	Custodians []string  `json:"custodians"`
 	Stale      bool      `json:"stale"`
 }
-
-// drillStaleDays is when a drill is old enough to say so.
-const drillStaleDays = 90
 
 type inspectCustodian struct {
 	ID     string       `json:"id"`
@@ -168,6 +168,9 @@ func (r *inspectReport) addSecret(v *vault.Vault, s vault.Secret, now time.Time,
 // addDrills adds the last quorum and each-key drills, warning when one is
 // missing or stale.
 func (r *inspectReport) addDrills(v *vault.Vault, now time.Time) {
+	interval, _ := v.Roster.Policy.DrillInterval()
+	drillStaleDays := int(interval.Hours() / 24)
+	r.DrillIntervalDays = drillStaleDays
 	for _, kind := range []string{vault.DrillQuorum, vault.DrillEach} {
 		id := inspectDrill{Kind: kind, Custodians: []string{}, Stale: true}
 		if d, ok := v.LastDrill(kind); ok {
