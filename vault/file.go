@@ -125,6 +125,9 @@ func (v *Vault) validate() error {
 	if err := v.validateSignatures(); err != nil {
 		return err
 	}
+	if err := v.validateChain(); err != nil {
+		return err
+	}
 	if err := v.validateShares(); err != nil {
 		return err
 	}
@@ -142,6 +145,9 @@ func (v *Vault) validateRoster() error {
 	}
 	if r.Policy.Threshold < 2 || r.Policy.Threshold > n {
 		return fieldErr("roster.policy.threshold", "is %d; it must be at least 2 and at most the %d custodians", r.Policy.Threshold, n)
+	}
+	if err := r.validateRekeyFields(); err != nil {
+		return err
 	}
 	if d := r.Policy.DrillIntervalDays; d < 0 || d > MaxDrillIntervalDays {
 		return fieldErr("roster.policy.drill_interval_days", "is %d; it must be 1 to %d days (or absent: %d)", d, MaxDrillIntervalDays, DefaultDrillIntervalDays)
