@@ -64,6 +64,9 @@ type Verdict struct {
 	// RosterDigest is the pinned roster's full digest (hex SHA-256) when the
 	// pin was checked; "" otherwise.
 	RosterDigest string
+	// Chain says which roster version signed and which was pinned when a
+	// roster chain was followed (rekeys); nil otherwise.
+	Chain *ChainInfo
 	// Warnings are limits of what was checked that are not failures. No
 	// check is ever downgraded to a warning: an unpinned roster fails.
 	Warnings []string
@@ -265,6 +268,9 @@ func (v *Verdict) checkJournal(rep *Report) {
 		{"close-out answers", rep.Closeout, derived.Closeout},
 		{"custodians", rep.Custodians, derived.Custodians},
 	}
+	if rep.Session.Mode == ModeRekey {
+		sections = append(sections, rekeySection(rep, derived))
+	}
 	for _, s := range sections {
 		v.add(s.name+" matches journal", sameJSON(s.got, s.want), "as recorded in the journal")
 	}
@@ -344,7 +350,8 @@ type verdictJSON struct {
 	NonProduction bool         `json:"non_production"` // made with a TEST attestation root
 	RosterDigest  string       `json:"roster_digest"`  // the pinned roster's SHA-256 hex, "" unless the pin held
 	Fingerprint   string       `json:"vault_fingerprint"`
-	Session       *sessionJSON `json:"session"` // from the report; null if it did not decode; untrusted unless ok
+	Session       *sessionJSON `json:"session"`                // from the report; null if it did not decode; untrusted unless ok
+	RosterChain   *ChainInfo   `json:"roster_chain,omitempty"` // which roster version signed and which was pinned (rekeyed vaults only)
 	Checks        []checkJSON  `json:"checks"`
 	Failed        []string     `json:"failed"` // names of the failed checks
 	Warnings      []string     `json:"warnings"`
@@ -366,11 +373,13 @@ type checkJSON struct {
 
 // MarshalJSON encodes the verdict as one object: format, ok, verdict,
 // non_production, roster_digest, vault_fingerprint, session (id, mode,
-// outcome, custodians, must_rotate), checks [{name, ok, detail}] in the
+// outcome, custodians, must_rotate), roster_chain (only when a chain was
+// followed: signed_under, signed_under_fingerprint, pinned_version,
+// pinned_fingerprint, vault_version, versions), checks [{name, ok, detail}] in the
 // order of Print, failed and warnings.
 func (v *Verdict) MarshalJSON() ([]byte, error) {
 	out := verdictJSON{Format: VerdictFormat, OK: v.OK(), Verdict: "not verified", NonProduction: v.NonProduction,
-		RosterDigest: v.RosterDigest, Fingerprint: vault.FingerprintOfDigest(v.RosterDigest),
+		RosterDigest: v.RosterDigest, Fingerprint: vault.FingerprintOfDigest(v.RosterDigest), RosterChain: v.Chain,
 		Checks: []checkJSON{}, Failed: []string{}, Warnings: slices.Clone(v.Warnings)}
 	if out.OK {
 		out.Verdict = "verified"
