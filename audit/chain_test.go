@@ -145,11 +145,16 @@ func TestChainOlderVaultFile(t *testing.T) {
 	w := newChainWorld(t)
 	under2 := w.signed(t, w.sessionAt(t, w.v2, afterRekey, "bob", "dave"), "bob", "dave")
 	v := verdictOf(t, under2, w.opts("", w.v1))
-	failed(t, v, "pinned roster", "the given vault's roster is "+w.v1.Fingerprint())
+	failed(t, v, "pinned roster", "signed under roster version 2 ("+w.v2.Fingerprint()+"), newer than the given vault file (roster version 1, "+w.v1.Fingerprint()+"): give a newer copy")
 	// With a vault file of two versions the message lists them.
 	under3 := w.signed(t, w.sessionAt(t, w.v3, rekey3At.Add(24*3600e9), "bob", "erin"), "bob", "erin")
 	v = verdictOf(t, under3, w.opts("", w.v2))
-	failed(t, v, "pinned roster", "none of the given vault's roster versions (1 to 2", "give a newer copy")
+	failed(t, v, "pinned roster", "signed under roster version 3", "newer than the given vault file (roster version 2", "give a newer copy")
+	// Without the chain in the report, the versions are listed.
+	rep3 := w.sessionAt(t, w.v3, rekey3At.Add(24*3600e9), "bob", "erin")
+	rep3.RosterChain = nil
+	v = verdictOf(t, w.signed(t, rep3, "bob", "erin"), w.opts("", w.v2))
+	failed(t, v, "pinned roster", "none of the given vault's roster versions (1 to 2: "+w.v1.Fingerprint()+", "+w.v2.Fingerprint()+")", "give a newer copy")
 }
 
 func TestChainForgedLink(t *testing.T) {

@@ -161,6 +161,9 @@ func (v *Verdict) locatePin(rep *Report, r *vault.Roster, pin Pin, in pinInputs,
 			perr = fmt.Errorf("the report was signed under roster %s, the given vault's roster is %s: the report is for another vault or its roster was changed",
 				orUnknown(vault.FingerprintOfDigest(got)), pin.Vault.ComputeFingerprint())
 		case known == nil: // the pinned vault check failed; the roster is the file's
+		case versionOf(records(known), got) < 0 && slices.ContainsFunc(rep.RosterChain, func(r vault.RosterRecord) bool { return versionOf(records(known), r.Digest) >= 0 }):
+			perr = fmt.Errorf("the report was signed under roster version %d (%s), newer than the given vault file (roster version %d, %s): give a newer copy of the vault file",
+				len(rep.RosterChain)+1, orUnknown(vault.FingerprintOfDigest(got)), len(known), fpOf(known[len(known)-1]))
 		case len(known) == 1 && got != known[0].Record.Digest:
 			perr = fmt.Errorf("the report was signed under roster %s, the given vault's roster is %s: the report is for another vault or its roster was changed",
 				orUnknown(vault.FingerprintOfDigest(got)), pin.Vault.ComputeFingerprint())
