@@ -47,6 +47,7 @@ func (l *Ledger) session(r reportRef, p *pinned, s *ledgerState) *sessionRecord 
 	sr.Mode, sr.Started, sr.Ended, sr.Outcome, sr.AbortReason = ses.Mode, ses.Started, ses.Ended, ses.Outcome, ses.AbortReason
 	sr.Operator, sr.Ticket, sr.WhatBroke = ses.Operator, ses.Ticket, ses.WhatBroke
 	sr.AnnounceCode = CodeOf(rep).String()
+	sr.RosterVersion, sr.Rekey = rosterVersion(verdict), rekeyStatus(rep)
 	for _, c := range rep.Custodians {
 		sr.Custodians = append(sr.Custodians, SessionSigner{c.ID, c.Name, c.Serial})
 	}

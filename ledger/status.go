@@ -37,13 +37,14 @@ type LedgerInfo struct {
 	Head    string `json:"head"` // hash of the last index entry
 }
 
-// VaultStatus is one vault (one roster fingerprint) and its sessions.
+// VaultStatus is one vault and its sessions: every roster version of its
+// chain is the same vault, keyed by the first version's fingerprint.
 type VaultStatus struct {
-	Fingerprint   string       `json:"fingerprint"`
+	Fingerprint   string       `json:"fingerprint"` // of the first roster version (as on the first custodian card)
 	RosterDigest  string       `json:"roster_digest"`
 	Verified      bool         `json:"verified"` // every imported copy verified again now
 	Problem       string       `json:"problem"`  // why not, when not verified
-	Copies        int          `json:"copies"`   // vault files imported with this fingerprint
+	Copies        int          `json:"copies"`   // vault files imported of any roster version
 	Threshold     int          `json:"threshold"`
 	Custodians    int          `json:"custodians"`
 	DrillInterval int          `json:"drill_interval_days"`
@@ -52,13 +53,18 @@ type VaultStatus struct {
 	DrillDue      string       `json:"drill_due"`
 	Seals         []SealRecord `json:"seals"` // newest seal record of each secret seen
 	Sessions      []Session    `json:"sessions"`
+
+	// CurrentFingerprint and RosterVersion are the newest copy's roster
+	// (after a rekey, no longer Fingerprint's).
+	CurrentFingerprint string `json:"current_fingerprint"`
+	RosterVersion      int    `json:"roster_version"`
 }
 
 // Session is one imported report, as re-verified now.
 type Session struct {
 	ID            string          `json:"id"`
 	Entry         uint64          `json:"entry"` // the index entry that imported it
-	Mode          string          `json:"mode"`  // "live" or "drill" (rekey later)
+	Mode          string          `json:"mode"`  // "live", "drill" or "rekey"
 	Started       string          `json:"started"`
 	Ended         string          `json:"ended"`
 	Outcome       string          `json:"outcome"` // "completed" or "aborted"
@@ -74,6 +80,10 @@ type Session struct {
 	Verified      bool            `json:"verified"`
 	NonProduction bool            `json:"non_production"`
 	Failed        []string        `json:"failed"` // failed checks, when not verified
+	// RosterVersion is the roster version the report was signed under (0
+	// when it did not verify); Rekey what a rekey session changed.
+	RosterVersion int          `json:"roster_version"`
+	Rekey         *RekeyStatus `json:"rekey"` // null unless mode rekey
 }
 
 // SessionSigner is a custodian of the session's quorum.
@@ -171,10 +181,11 @@ func (l *Ledger) state() (*ledgerState, error) {
 		case TypeVaultImported:
 			var d VaultData
 			if err = json.Unmarshal(e.Data, &d); err == nil {
-				if _, ok := s.vaults[d.Fingerprint]; !ok {
-					s.order = append(s.order, d.Fingerprint)
+				k := d.vaultKey()
+				if _, ok := s.vaults[k]; !ok {
+					s.order = append(s.order, k)
 				}
-				s.vaults[d.Fingerprint] = append(s.vaults[d.Fingerprint], vaultCopy{e.Seq, d})
+				s.vaults[k] = append(s.vaults[k], vaultCopy{e.Seq, d})
 			}
 		case TypeReportImported:
 			var d ReportData
@@ -231,7 +242,6 @@ func statusNotes() []string {
 		"seal records are the vault's unsigned secret entries: attributed (signed, versioned) seal records are not built yet",
 		"reviews are unsigned: a reviewer's YubiKey signature is not built yet",
 		"the console does not yet record the sealed version of a revealed secret, so rollbacks are found only in reports that carry sealed_at",
-		"rekey sessions and roster chains are not built yet: each roster fingerprint is its own vault here",
 	}
 }
 
@@ -245,8 +255,9 @@ func formatCode(c string) string {
 // vaultStatus builds one vault's status and open items.
 func (l *Ledger) vaultStatus(s *ledgerState, fp string, now time.Time, matched map[string]bool) (VaultStatus, []OpenItem) {
 	copies := s.vaults[fp]
-	newest := copies[len(copies)-1].data
-	vs := VaultStatus{Fingerprint: fp, RosterDigest: newest.RosterDigest, Copies: len(copies), Threshold: newest.Threshold,
+	newest := newestCopy(copies).data
+	vs := VaultStatus{Fingerprint: fp, RosterDigest: newest.RosterDigest, CurrentFingerprint: newest.Fingerprint, RosterVersion: newest.version(),
+		Copies: len(copies), Threshold: newest.Threshold,
 		Custodians: newest.Custodians, Seals: newestSeals(copies), Sessions: []Session{}}
 	var items []OpenItem
 	p, err := l.reverifyCopies(copies)
@@ -286,7 +297,7 @@ func (l *Ledger) vaultStatus(s *ledgerState, fp string, now time.Time, matched m
 func (l *Ledger) sessions(s *ledgerState, fp string, p *pinned) []*sessionRecord {
 	var refs []reportRef
 	for _, r := range s.reports {
-		if r.data.Fingerprint == fp {
+		if r.data.vaultKey() == fp {
 			refs = append(refs, r)
 		}
 	}
@@ -307,16 +318,21 @@ func (l *Ledger) sessions(s *ledgerState, fp string, p *pinned) []*sessionRecord
 }
 
 // reverifyCopies re-verifies every imported copy of a vault and returns the
-// newest.
+// newest (newestCopy).
 func (l *Ledger) reverifyCopies(copies []vaultCopy) (*pinned, error) {
 	var p *pinned
+	newest := newestCopy(copies).entry
 	for _, c := range copies {
 		raw, err := l.object(c.data.Object)
+		var cp *pinned
 		if err == nil {
-			p, err = l.verifyVault(raw)
+			cp, err = l.verifyVault(raw)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("vault copy of entry %d no longer verifies: %v", c.entry, err)
+		}
+		if c.entry == newest {
+			p = cp
 		}
 	}
 	return p, nil

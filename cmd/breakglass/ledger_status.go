@@ -94,6 +94,9 @@ func printStatus(w io.Writer, st *ledger.Status) {
 			last = v.LastDrill
 		}
 		fmt.Fprintf(w, "\nVault %s (%s): %d of %d custodians, vault files imported: %d\n", t(v.Fingerprint), verdict, v.Threshold, v.Custodians, v.Copies)
+		if v.RosterVersion > 1 {
+			fmt.Fprintf(w, "  rekeyed: now roster version %d, fingerprint %s\n", v.RosterVersion, t(v.CurrentFingerprint))
+		}
 		fmt.Fprintf(w, "  drills every %d days (%s); last %s, next due %s\n", v.DrillInterval, t(v.DrillSource), last, v.DrillDue)
 		for _, s := range v.Sessions {
 			printSession(w, s)
@@ -136,6 +139,12 @@ func printSession(w io.Writer, s ledger.Session) {
 		rs = append(rs, t(r.Name)+" ("+state+")")
 	}
 	fmt.Fprintf(w, "    operator %s, ticket %s, %s; what broke: %s\n", t(s.Operator), t(s.Ticket), t(s.Outcome), t(s.WhatBroke))
+	if s.RosterVersion > 1 {
+		fmt.Fprintf(w, "    signed under roster version %d\n", s.RosterVersion)
+	}
+	if s.Rekey != nil {
+		fmt.Fprintf(w, "    rekey: %s\n", t(s.Rekey.Summary()))
+	}
 	fmt.Fprintf(w, "    custodians: %s\n", strings.Join(cs, ", "))
 	if len(rs) > 0 {
 		fmt.Fprintf(w, "    credentials: %s\n", strings.Join(rs, ", "))
