@@ -94,6 +94,13 @@ func TestChainPinOldFingerprint(t *testing.T) {
 	if v.RosterDigest != w.v2.RosterDigestHex() {
 		t.Errorf("verdict roster digest is not the roster the signers were checked against")
 	}
+	var out strings.Builder
+	if err := v.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "pinned vault " + w.v2.Fingerprint() + " (roster version 2, reached from the pinned version 1, " + fp1 + ")\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("verdict line does not end %q:\n%s", want, out.String())
+	}
 
 	// With the newer vault file (version 3) and the old fingerprint.
 	for name, jws := range map[string][]byte{"v1 report": under1, "v2 report": under2} {

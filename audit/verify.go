@@ -20,12 +20,14 @@ type Pin struct {
 	// Fingerprint is the pinned roster digest: the card form
 	// ("ABCD-EF12-3456-7890-ABCD", the digest's 10-byte prefix) or the full
 	// 64-hex SHA-256 (see vault.ParsePin). The report's embedded roster must
-	// hash to it.
+	// hash to it, or be a version of a verified roster chain holding it
+	// (see verify_chain.go): any version's fingerprint may be pinned.
 	Fingerprint string
 	// Vault is the auditor's copy of the vault. It is verified completely
 	// (vault.VerifyRoster: every roster signature and attestation, and the attested
-	// policy), and the report's embedded roster digest must equal its
-	// digest (and Fingerprint, if also given, must match it).
+	// policy; a rekeyed vault's whole roster chain), and the report's
+	// embedded roster must be one of its roster versions (Fingerprint, if
+	// also given, must be one of them too: the pinned version).
 	Vault *vault.Vault
 }
 
@@ -330,8 +332,8 @@ func (v *Verdict) Print(w io.Writer) error {
 	}
 	if v.OK() {
 		r := v.Report
-		fmt.Fprintf(&b, "%sREPORT VERIFIED OK: session %s (%s), %d custodians signed, journal %d entries, head %s, pinned vault %s\n",
-			prefix, r.Session.ID, r.Session.Mode, len(r.Custodians), r.Journal.Count, shortHash(r.Journal.Head), vault.FingerprintOfDigest(v.RosterDigest))
+		fmt.Fprintf(&b, "%sREPORT VERIFIED OK: session %s (%s), %d custodians signed, journal %d entries, head %s, pinned vault %s%s\n",
+			prefix, r.Session.ID, r.Session.Mode, len(r.Custodians), r.Journal.Count, shortHash(r.Journal.Head), vault.FingerprintOfDigest(v.RosterDigest), v.Chain.verdictSuffix())
 	} else {
 		fmt.Fprintf(&b, "%sREPORT NOT VERIFIED: %d of %d checks failed; do not trust this report\n", prefix, len(v.Failed()), len(v.Checks))
 	}

@@ -291,3 +291,13 @@ func fingerprints(c []vault.ChainVersion) string {
 	}
 	return strings.Join(fps, ", ")
 }
+
+// verdictSuffix is what the verdict line adds when a chain was followed:
+// the pinned vault it names is then the version the report was signed
+// under, reached from the pinned version.
+func (c *ChainInfo) verdictSuffix() string {
+	if c == nil || c.Pinned == c.SignedUnder {
+		return ""
+	}
+	return fmt.Sprintf(" (roster version %d, reached from the pinned version %d, %s)", c.SignedUnder, c.Pinned, c.PinnedFingerprint)
+}
