@@ -266,9 +266,9 @@ func (l *Ledger) Status() (*Status, error) {
 
 func statusNotes() []string {
 	return []string{
-		"seal records are the vault's unsigned secret entries: attributed (signed, versioned) seal records are not built yet",
+		"a seal record is attributed (sealed_by, version) only when its signature verifies against the vault's roster; an unattributed one is listed as such",
 		"a review is signed only when made with --serial on the YubiKey of a reviewer enrolled in this ledger (ledger reviewer add); others are flagged \"unsigned review\"",
-		"the console does not yet record the sealed version of a revealed secret, so rollbacks are found only in reports that carry sealed_at",
+		"rollbacks are found from the sealed version each report records for a reveal (reports from consoles before that was recorded carry none)",
 		"rekey sessions and roster chains are not built yet: each roster fingerprint is its own vault here",
 	}
 }
