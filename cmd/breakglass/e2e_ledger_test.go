@@ -186,7 +186,7 @@ func TestLedgerE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	t.Logf("vault init and seal: %s", time.Since(t0).Round(time.Millisecond))
+	t.Logf("vault init and seal done %s after the start", time.Since(t0).Round(time.Millisecond))
 	consoleStart := time.Now()
 	live, liveCode, liveReport := d.consoleSession(t, v7, runbook, false, "Dana Operator", "INC-5151", "SSO outage: IdP down")
 	drill, _, drillReport := d.consoleSession(t, v7, runbook, true, "Dana Operator", "DRILL-Q4", "quarterly drill")
