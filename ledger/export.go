@@ -32,6 +32,7 @@ const (
 	EventAnnounceCode    = "announce.recorded"
 	EventReportUnchecked = "report.not_verified" // a stored report that no longer verifies
 	EventVaultRekeyed    = "vault.rekeyed"       // a rekey session wrote the next roster version
+	EventReviewerAdded   = "reviewer.enrolled"   // a reviewer's YubiKey may sign reviews
 )
 
 // Event is one exported line. Every field is always present ("" or false
@@ -73,8 +74,11 @@ func (l *Ledger) Export(w io.Writer) error {
 		case TypeReview:
 			var d ReviewData
 			err = json.Unmarshal(e.Data, &d)
-			evs = []Event{{Time: e.Time, Event: EventReviewRecorded, Vault: l.vaultOf(s, d.Session), Session: d.Session, Actor: d.Reviewer,
-				Detail: d.Decision + ": " + d.Note + " (unsigned review)"}}
+			evs = []Event{l.reviewEvent(e, d, s)}
+		case TypeReviewer:
+			var d ReviewerData
+			err = json.Unmarshal(e.Data, &d)
+			evs = []Event{l.reviewerEvent(e, d)}
 		case TypeAnnounce:
 			var d AnnounceData
 			err = json.Unmarshal(e.Data, &d)
@@ -91,6 +95,40 @@ func (l *Ledger) Export(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// reviewEvent is a review; Verified says a signed review's signature
+// verified now (always false for an unsigned review).
+func (l *Ledger) reviewEvent(e Entry, d ReviewData, s *ledgerState) Event {
+	ev := Event{Time: e.Time, Event: EventReviewRecorded, Vault: l.vaultOf(s, d.Session), Session: d.Session, Actor: d.Reviewer}
+	switch {
+	case !d.Signed:
+		ev.Detail = d.Decision + ": " + d.Note + " (" + FlagUnsigned + ")"
+		return ev
+	}
+	report := ""
+	for _, r := range s.reports {
+		if r.data.Session == d.Session {
+			report = r.data.Object
+		}
+	}
+	if _, err := l.verifyReview(e.Seq, d, report); err != nil {
+		ev.Detail = fmt.Sprintf("%s: %s (%s: %v)", d.Decision, d.Note, FlagBadSignature, err)
+		return ev
+	}
+	ev.Verified = true
+	ev.Detail = fmt.Sprintf("%s: %s (signed by %s on YubiKey %d)", d.Decision, d.Note, d.ReviewerID, d.Serial)
+	return ev
+}
+
+// reviewerEvent is a reviewer enrolment, verified again now.
+func (l *Ledger) reviewerEvent(e Entry, d ReviewerData) Event {
+	ev := Event{Time: e.Time, Event: EventReviewerAdded, Actor: d.Name, Detail: fmt.Sprintf("reviewer %s, YubiKeys %v", d.ID, d.Serials)}
+	rs, _ := l.reviewers(e.Seq + 1)
+	for _, r := range rs {
+		ev.Verified = ev.Verified || r.entry == e.Seq
+	}
+	return ev
 }
 
 func (l *Ledger) vaultOf(s *ledgerState, session string) string {

@@ -1,11 +1,14 @@
 package vault
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+
+	"breakglass/internal/inert"
 )
 
 // The roster chain. A vault's roster changes only by a rekey, which makes
@@ -60,8 +63,9 @@ func VersionIndex(versions []RosterRecord, pin string) int {
 
 // ChainVersion is one verified roster version.
 type ChainVersion struct {
-	Record RosterRecord
-	Roster *Roster
+	Record    RosterRecord
+	Roster    *Roster
+	recipient string
 }
 
 // VerifyChain verifies the roster versions, oldest first: each on its own
@@ -82,10 +86,14 @@ func VerifyChain(versions []RosterRecord, opts VerifyOptions) ([]ChainVersion, e
 		fail := func(err error) ([]ChainVersion, error) {
 			return nil, &ChainError{Version: n, Fingerprint: FingerprintOfDigest(rec.Digest), Err: err}
 		}
-		r, err := VerifyRosterRecord(rec, opts)
+		pv, err := parseRosterRecord(rec)
+		if err == nil {
+			err = pv.verifyOwnRoster(opts)
+		}
 		if err != nil {
 			return fail(err)
 		}
+		r := &pv.Roster
 		if r.Number() != n {
 			return fail(fmt.Errorf("%w: it says it is version %d but is number %d in the chain (a version is missing or out of order)", ErrChain, r.Number(), n))
 		}
@@ -93,7 +101,7 @@ func VerifyChain(versions []RosterRecord, opts VerifyOptions) ([]ChainVersion, e
 			if len(rec.Endorsements) > 0 {
 				return fail(fmt.Errorf("%w: a first roster has no previous version to endorse it", ErrChain))
 			}
-			out = append(out, ChainVersion{Record: rec, Roster: r})
+			out = append(out, ChainVersion{Record: rec, Roster: r, recipient: pv.Recipient})
 			continue
 		}
 		prev := out[i-1]
@@ -104,7 +112,10 @@ func VerifyChain(versions []RosterRecord, opts VerifyOptions) ([]ChainVersion, e
 		if err := checkEndorsements(rec, prev.Roster, n-1); err != nil {
 			return fail(err)
 		}
-		out = append(out, ChainVersion{Record: rec, Roster: r})
+		if err := checkContinuity(prev, r, pv.Recipient, n-1); err != nil {
+			return fail(err)
+		}
+		out = append(out, ChainVersion{Record: rec, Roster: r, recipient: pv.Recipient})
 	}
 	return out, nil
 }
@@ -143,6 +154,64 @@ func checkEndorsements(rec RosterRecord, prev *Roster, prevN int) error {
 	}
 	if need := prev.Policy.Threshold; len(counted) < need {
 		return fmt.Errorf("%w: endorsed by %d custodians of version %d, %d needed: a roster change needs a quorum of the roster it replaces", ErrChain, len(counted), prevN, need)
+	}
+	return nil
+}
+
+// checkContinuity checks that version cur says truly what changed from
+// prev (version prevN), so the change every signer was shown and every
+// auditor reads is the change made: a key kept is the same key of the same
+// custodian (no key moves between people, no custodian is renamed or
+// re-keyed under the same serial), the signed change lists exactly the
+// custodians and keys added and removed and the threshold before and
+// after, and the vault identity is new — a new recipient — whenever anyone
+// or any key left or the threshold rose (else old shares would still open
+// it), and the same recipient exactly when it says reshared.
+func checkContinuity(prev ChainVersion, cur *Roster, recipient string, prevN int) error {
+	for _, c := range cur.Custodians {
+		for _, k := range c.Keys {
+			for _, pc := range prev.Roster.Custodians {
+				for _, pk := range pc.Keys {
+					if pk.Serial != k.Serial {
+						continue
+					}
+					if pc.ID != c.ID {
+						return fmt.Errorf("%w: YubiKey %d is enrolled for %q in version %d and for %q here: a key cannot move between custodians", ErrChain, k.Serial, pc.ID, prevN, c.ID)
+					}
+					if !bytes.Equal(pk.Sign.PublicKey, k.Sign.PublicKey) || pk.Decrypt.Recipient != k.Decrypt.Recipient ||
+						pk.Sign.Slot != k.Sign.Slot || pk.Decrypt.Slot != k.Decrypt.Slot {
+						return fmt.Errorf("%w: YubiKey %d of %q has other keys than in version %d: a replaced key is removed and enrolled anew", ErrChain, k.Serial, c.ID, prevN)
+					}
+				}
+			}
+		}
+		for _, pc := range prev.Roster.Custodians {
+			if pc.ID == c.ID && pc.Name != c.Name {
+				return fmt.Errorf("%w: custodian %q is named %s here but %s in version %d", ErrChain, c.ID, inert.Line(c.Name), inert.Line(pc.Name), prevN)
+			}
+		}
+	}
+	ch := cur.Change
+	added, removed := custodianDiff(prev.Roster.Custodians, cur.Custodians)
+	kAdded, kRemoved := keyDiff(prev.Roster.Custodians, cur.Custodians)
+	switch {
+	case ch == nil:
+		return fmt.Errorf("%w: a rekeyed roster says what changed", ErrChain)
+	case !slices.Equal(ch.Added, added) || !slices.Equal(ch.Removed, removed):
+		return fmt.Errorf("%w: its signed change lists custodians added %v and removed %v, but the rosters differ by added %v and removed %v", ErrChain, ch.Added, ch.Removed, added, removed)
+	case !slices.Equal(ch.KeysAdded, kAdded) || !slices.Equal(ch.KeysRemoved, kRemoved):
+		return fmt.Errorf("%w: its signed change lists keys added %v and removed %v, but the rosters differ by added %v and removed %v", ErrChain, ch.KeysAdded, ch.KeysRemoved, kAdded, kRemoved)
+	case ch.ThresholdFrom != prev.Roster.Policy.Threshold || ch.ThresholdTo != cur.Policy.Threshold:
+		return fmt.Errorf("%w: its signed change says threshold %d → %d, but the rosters say %d → %d", ErrChain, ch.ThresholdFrom, ch.ThresholdTo, prev.Roster.Policy.Threshold, cur.Policy.Threshold)
+	}
+	mustBeNew := len(removed) > 0 || len(kRemoved) > 0 || cur.Policy.Threshold > prev.Roster.Policy.Threshold
+	switch {
+	case ch.Identity == IdentityReshared && mustBeNew:
+		return fmt.Errorf("%w: someone or some key left or the threshold rose, but the vault identity was only reshared: old shares would still open it", ErrChain)
+	case ch.Identity == IdentityReshared && recipient != prev.recipient:
+		return fmt.Errorf("%w: it says the identity was reshared but the vault recipient changed", ErrChain)
+	case ch.Identity == IdentityNew && recipient == prev.recipient:
+		return fmt.Errorf("%w: it says a new vault identity was made but the vault recipient is the old one: old shares still open it", ErrChain)
 	}
 	return nil
 }

@@ -150,6 +150,9 @@ func (v *Vault) PlanRekey(req RekeyRequest) (*RekeyPlan, error) {
 			return nil, rekeyErr("--add-key: the record for %q names %q but the roster says %q: enrol the key with the same name", r.ID, r.Name, custodians[i].Name)
 		}
 		for _, k := range r.Keys {
+			if owner, was := oldSerials[k.Serial]; was {
+				return nil, rekeyErr("--add-key: YubiKey %d is enrolled for %s on the current roster: a key cannot be removed and added again in one rekey, nor move to another custodian", k.Serial, owner)
+			}
 			if owner, dup := serialOwner[k.Serial]; dup {
 				return nil, rekeyErr("--add-key: YubiKey %d is already enrolled for %s", k.Serial, owner)
 			}
@@ -164,11 +167,14 @@ func (v *Vault) PlanRekey(req RekeyRequest) (*RekeyPlan, error) {
 			return nil, rekeyErr("--add: %s is already on the roster; one person holds one share (to give them another key use --add-key)", a)
 		}
 		for _, c := range custodians {
-			if !removed[c.ID] && strings.EqualFold(strings.TrimSpace(c.Name), strings.TrimSpace(a.Name)) {
+			if !removed[c.ID] && nameSkeleton(c.Name) == nameSkeleton(a.Name) {
 				return nil, rekeyErr("--add: %q is already on the roster as %s; one person holds one share", a.Name, c.ID)
 			}
 		}
 		for _, k := range a.Keys {
+			if owner, was := oldSerials[k.Serial]; was {
+				return nil, rekeyErr("--add: YubiKey %d of %s is enrolled for %s on the current roster: a key cannot be removed and added again in one rekey, nor move to another custodian", k.Serial, a.ID, owner)
+			}
 			if owner, dup := serialOwner[k.Serial]; dup {
 				return nil, rekeyErr("--add: YubiKey %d of %s is already enrolled for %s", k.Serial, a.ID, owner)
 			}
@@ -192,21 +198,7 @@ func (v *Vault) PlanRekey(req RekeyRequest) (*RekeyPlan, error) {
 		next = append(next, c)
 	}
 	next = append(next, added...)
-	newSerials := map[uint32]bool{}
-	for _, c := range next {
-		for _, k := range c.Keys {
-			newSerials[k.Serial] = true
-			if _, was := oldSerials[k.Serial]; !was {
-				change.KeysAdded = append(change.KeysAdded, k.Serial)
-			}
-		}
-	}
-	for s := range oldSerials {
-		if !newSerials[s] {
-			change.KeysRemoved = append(change.KeysRemoved, s)
-		}
-	}
-	slices.Sort(change.KeysRemoved)
+	change.KeysAdded, change.KeysRemoved = keyDiff(old.Custodians, next)
 	m := old.Policy.Threshold
 	if req.Threshold != 0 {
 		m = req.Threshold
@@ -245,6 +237,55 @@ func (v *Vault) PlanRekey(req RekeyRequest) (*RekeyPlan, error) {
 		return nil, rekeyErr("the new roster is not valid: %v", err)
 	}
 	return p, nil
+}
+
+// keyDiff lists the serials in next but not in old, and in old but not in
+// next, each in roster order.
+func keyDiff(old, next []Custodian) (added, removed []uint32) {
+	in := func(list []Custodian) map[uint32]bool {
+		m := map[uint32]bool{}
+		for _, c := range list {
+			for _, k := range c.Keys {
+				m[k.Serial] = true
+			}
+		}
+		return m
+	}
+	o, n := in(old), in(next)
+	for _, c := range next {
+		for _, k := range c.Keys {
+			if !o[k.Serial] {
+				added = append(added, k.Serial)
+			}
+		}
+	}
+	for _, c := range old {
+		for _, k := range c.Keys {
+			if !n[k.Serial] {
+				removed = append(removed, k.Serial)
+			}
+		}
+	}
+	return added, removed
+}
+
+// custodianDiff lists the ids in next but not in old, and in old but not
+// in next, each in roster order.
+func custodianDiff(old, next []Custodian) (added, removed []string) {
+	has := func(list []Custodian, id string) bool {
+		return slices.ContainsFunc(list, func(c Custodian) bool { return c.ID == id })
+	}
+	for _, c := range next {
+		if !has(old, c.ID) {
+			added = append(added, c.ID)
+		}
+	}
+	for _, c := range old {
+		if !has(next, c.ID) {
+			removed = append(removed, c.ID)
+		}
+	}
+	return added, removed
 }
 
 // RekeyResult is a rekeyed vault, unsigned, and what became of each secret.

@@ -3,8 +3,12 @@ package vault
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -374,5 +378,50 @@ func TestEncryptLockedInterop(t *testing.T) {
 		if err != nil || !bytes.Equal(got, plain) {
 			t.Fatalf("%d bytes: round trip differs (%v)", n, err)
 		}
+	}
+}
+
+// TestRekeyedFixture keeps testdata/vault/sample-rekeyed.json (the sample
+// world rekeyed: carol removed, dave added, carol's seal carried; its root
+// in sample-rekeyed-root.pem) parsing and verifying; FuzzParse seeds on it.
+// Regenerate with -update.
+func TestRekeyedFixture(t *testing.T) {
+	path := filepath.Join(fixtureDir, "sample-rekeyed.json")
+	rootPath := filepath.Join(fixtureDir, "sample-rekeyed-root.pem")
+	if *update {
+		w := newRekeyWorld(t)
+		nv := w.rekey(t, w.v, RekeyRequest{Add: []Custodian{w.dave}, Remove: []string{"carol"}, Reason: "carol left"},
+			[]string{"alice", "bob"}, "alice", "bob", "dave")
+		if err := nv.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(path + ".prev")
+		if err := os.WriteFile(rootPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.ca.cert.Raw}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootPEM, err := os.ReadFile(rootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(rootPEM)
+	root, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := VerifyOptions{Trust: testTrust(t, root)}
+	if err := v.VerifyRoster(opts); err != nil || v.Roster.Number() != 2 {
+		t.Fatalf("rekeyed fixture: version %d, %v", v.Roster.Number(), err)
+	}
+	if a, err := v.VerifySeal("db-root"); err != nil || a.SealedUnder != 1 {
+		t.Errorf("carried seal in the fixture: %+v %v", a, err)
+	}
+	data, _ := os.ReadFile(path)
+	if again, _ := v.Marshal(); !bytes.Equal(data, again) {
+		t.Error("fixture does not re-encode to the same bytes")
 	}
 }
