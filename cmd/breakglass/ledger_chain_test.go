@@ -1,13 +1,11 @@
 package main
 
 import (
-	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"breakglass/ledger/ledgertest"
-	"breakglass/vault"
 )
 
 // TestLedgerCLIRekey: the auditor imports the rekeyed vault file pinned at
@@ -15,20 +13,9 @@ import (
 // current roster version and what the rekey changed.
 func TestLedgerCLIRekey(t *testing.T) {
 	c := newLedgerCLI(t)
-	w := c.w
-	rekeyAt := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	v1 := *w.Home
-	v1.Toks = maps.Clone(v1.Toks)
-	dave, err := w.Enrol(&v1, "Dave", 10000004)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2, err := w.Rekey(&v1, vault.RekeyRequest{Add: []vault.Custodian{dave}, Remove: []string{"carol"}, Reason: "carol left", Now: rekeyAt},
-		[]string{"alice", "bob"}, "alice", "bob", "dave")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rekeyRep, err := w.RekeyReport(c.dir, &v1, v2, ledgertest.Session{ID: "R-1", Start: rekeyAt.Add(-30 * time.Minute)})
+	h := rekeyHome(t, c.w)
+	w, v1, v2, rekeyAt := h.w, h.v1, h.v2, h.rekeyAt
+	rekeyRep, err := w.RekeyReport(c.dir, v1, v2, ledgertest.Session{ID: "R-1", Start: rekeyAt.Add(-30 * time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"breakglass/hardware/vyk"
-	"breakglass/ledger/ledgertest"
 	"breakglass/vault"
 )
 
@@ -19,23 +17,9 @@ import (
 // pinned fingerprint of either version, refuses a forged link naming it,
 // and flags the new shares until a passed each drill newer than the rekey.
 func TestVaultInspectRekeyed(t *testing.T) {
-	w, err := ledgertest.NewWorld()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rekeyAt := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	v1 := *w.Home
-	v1.Toks = maps.Clone(v1.Toks)
-	dave, err := w.Enrol(&v1, "Dave", 10000004)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2, err := w.Rekey(&v1, vault.RekeyRequest{Add: []vault.Custodian{dave}, Remove: []string{"carol"}, Reason: "carol left", Now: rekeyAt},
-		[]string{"alice", "bob"}, "alice", "bob", "dave")
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged, err := w.Rekey(&v1, vault.RekeyRequest{Add: []vault.Custodian{dave}, Remove: []string{"alice", "carol"}, Reason: "takeover", Now: rekeyAt},
+	h := newRekeyedHome(t)
+	w, v1, v2, dave, rekeyAt := h.w, h.v1, h.v2, h.dave, h.rekeyAt
+	forged, err := w.Rekey(v1, vault.RekeyRequest{Add: []vault.Custodian{dave}, Remove: []string{"alice", "carol"}, Reason: "takeover", Now: rekeyAt},
 		[]string{"alice", "bob"}, "bob", "dave")
 	if err != nil {
 		t.Fatal(err)
