@@ -63,8 +63,10 @@ type Verdict struct {
 	Checks        []Check
 	Report        *Report // the decoded payload, nil if it did not decode; untrusted unless OK
 	NonProduction bool    // the report was made with a test attestation root
-	// RosterDigest is the pinned roster's full digest (hex SHA-256) when the
-	// pin was checked; "" otherwise.
+	// RosterDigest is the full digest (hex SHA-256) of the roster the
+	// signers were checked against when the pin held — the pinned one, or
+	// after a rekey the version of the pinned chain the report names (see
+	// Chain); "" otherwise.
 	RosterDigest string
 	// Chain says which roster version signed and which was pinned when a
 	// roster chain was followed (rekeys); nil otherwise.
