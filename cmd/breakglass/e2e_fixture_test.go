@@ -42,13 +42,20 @@ var demoSecrets = []string{
 // simulated touch delay of every key.
 func newDemoStation(t *testing.T, touch time.Duration) *demoStation {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test through pcscd")
-	}
-	st := station.ForTest(t,
+	return newDemoStationKeys(t,
 		station.KeySpec{Serial: 10000001, TouchDelay: touch},
 		station.KeySpec{Serial: 10000002, TouchDelay: touch},
 		station.KeySpec{Serial: 10000003, TouchDelay: touch})
+}
+
+// newDemoStationKeys is newDemoStation with the station's keys given:
+// 10000001-10000003 (set up by demo-setup.sh) and any others (fresh).
+func newDemoStationKeys(t *testing.T, keys ...station.KeySpec) *demoStation {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test through pcscd")
+	}
+	st := station.ForTest(t, keys...)
 	d := &demoStation{st: st, dir: t.TempDir(), bin: e2eBinary(t),
 		pins: map[uint32]string{10000001: "111111", 10000002: "222222", 10000003: "333333"}}
 	var err error
