@@ -48,9 +48,9 @@ type Vault struct {
 	// Chain is every earlier version of the roster, oldest first, as the
 	// custodians signed it (each with its own endorsements): the signed
 	// history an auditor walks from the fingerprint they pinned.
-	Chain  []RosterRecord `json:"chain,omitempty"`
-	Shares []Share        `json:"shares"`
-	Secrets             []Secret    `json:"secrets"`
+	Chain   []RosterRecord `json:"chain,omitempty"`
+	Shares  []Share        `json:"shares"`
+	Secrets []Secret       `json:"secrets"`
 	// Drills are the most recent drills (vault check), newest last. They
 	// are a record for inspect, not a proof: the signed drill reports are.
 	Drills []Drill `json:"drills,omitempty"`
@@ -115,7 +115,7 @@ func (r Roster) Number() int { return max(r.Version, 1) }
 
 // RosterChange is what a rekey changed, signed with the new roster.
 type RosterChange struct {
-	Reason        string   `json:"reason,omitempty"` // why, as the custodians gave it
+	Reason        string   `json:"reason,omitempty"`  // why, as the custodians gave it
 	Added         []string `json:"added,omitempty"`   // custodian ids
 	Removed       []string `json:"removed,omitempty"` // custodian ids
 	KeysAdded     []uint32 `json:"keys_added,omitempty"`
