@@ -206,7 +206,11 @@ func (r *rekeyRun) signRosterWith(ctx context.Context, nv *vault.Vault, c vault.
 	}
 	p := nv.RekeyProgress()
 	n := len(nv.Roster.Custodians)
-	printf(r.e.stdout, "✓ %s signed (YubiKey %d) %s — signed by %d of %d custodians of the new roster; endorsed by %d of %d needed\n",
-		s.Custodian.Name, serial, as, n-len(p.Unsigned), n, len(p.Endorsed), p.Need)
+	endorsed := fmt.Sprintf("%d of %d needed", len(p.Endorsed), p.Need)
+	if len(p.Endorsed) > p.Need {
+		endorsed = fmt.Sprintf("%d (%d needed)", len(p.Endorsed), p.Need)
+	}
+	printf(r.e.stdout, "✓ %s signed (YubiKey %d) %s — signed by %d of %d custodians of the new roster; endorsed by %s\n",
+		s.Custodian.Name, serial, as, n-len(p.Unsigned), n, endorsed)
 	return nil
 }
