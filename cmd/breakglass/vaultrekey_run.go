@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"breakglass/audit"
 	"breakglass/hardware"
 	"breakglass/internal/events"
 	"breakglass/vault"
@@ -25,6 +26,8 @@ type rekeyRun struct {
 	plan   *vault.RekeyPlan
 	j      *rekeyJournal
 	quorum []quorumKey // the current roster's custodians who opened it, in order
+	// testRoot: keys are attested by a TEST root (--attestation-root).
+	testRoot bool
 }
 
 // quorumKey is a custodian of the quorum and the key they used.
@@ -48,7 +51,7 @@ func (o *vaultRekeyOptions) run(ctx context.Context, e *env, old *vault.Vault, p
 		return 1
 	}
 	defer j.close()
-	r := &rekeyRun{o: o, e: e, st: newStation(), src: pinSource{files: o.PINFiles, e: e}, trust: trust, old: old, plan: plan, j: j}
+	r := &rekeyRun{o: o, e: e, st: newStation(), src: pinSource{files: o.PINFiles, e: e}, trust: trust, testRoot: testRoot, old: old, plan: plan, j: j}
 	nv, report, err := r.carryOut(ctx)
 	if err == nil {
 		err = r.write(nv, report)
@@ -105,6 +108,17 @@ func (r *rekeyRun) carryOut(ctx context.Context) (*vault.Vault, []byte, error) {
 	report, err := r.signReport(ctx, nv)
 	if err != nil {
 		return nil, nil, err
+	}
+	// What an auditor will run, before anything is written.
+	v, err := audit.VerifyReport(report, audit.VerifyOptions{Trust: r.trust.Trust, NonProduction: r.testRoot, Pin: audit.Pin{Vault: r.old}})
+	if err != nil {
+		var failed []string
+		if v != nil {
+			for _, c := range v.Failed() {
+				failed = append(failed, c.Name+": "+c.Detail)
+			}
+		}
+		return nil, nil, fmt.Errorf("the signed rekey report does not verify: %w (%s)", err, strings.Join(failed, "; "))
 	}
 	return nv, report, nil
 }
