@@ -208,6 +208,8 @@ func (v *Vault) PlanRekey(req RekeyRequest) (*RekeyPlan, error) {
 	switch {
 	case m < 2:
 		return nil, rekeyErr("--threshold %d: at least 2 custodians must be needed to open a vault", m)
+	case m > n && n < 2:
+		return nil, rekeyErr("the new roster would have %d custodians but the threshold is %d: a vault needs at least 2 custodians; remove fewer or add one (--add)", n, m)
 	case m > n:
 		return nil, rekeyErr("the new roster would have %d custodians but the threshold is %d: give --threshold %d or less, or remove fewer custodians", n, m, n)
 	case len(change.Added) == 0 && len(change.Removed) == 0 && len(change.KeysAdded) == 0 && len(change.KeysRemoved) == 0 && m == old.Policy.Threshold:

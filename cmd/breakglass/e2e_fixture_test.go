@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +69,17 @@ func removeDemoSnapshot() {
 // touch delay of every key.
 func newDemoStation(t *testing.T, touch time.Duration) *demoStation {
 	t.Helper()
+	return newDemoStationKeys(t,
+		station.KeySpec{Serial: 10000001, TouchDelay: touch},
+		station.KeySpec{Serial: 10000002, TouchDelay: touch},
+		station.KeySpec{Serial: 10000003, TouchDelay: touch})
+}
+
+// newDemoStationKeys is newDemoStation with the station's keys given:
+// 10000001-10000003 (set up by demo-setup.sh, or copied from the snapshot)
+// and any others (fresh).
+func newDemoStationKeys(t *testing.T, keys ...station.KeySpec) *demoStation {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test through pcscd")
 	}
@@ -80,9 +92,11 @@ func newDemoStation(t *testing.T, touch time.Duration) *demoStation {
 		copyTree(t, filepath.Join(demoSnapshot.dir, "keys"), keysDir)
 		copyTree(t, filepath.Join(demoSnapshot.dir, "demo"), d.dir)
 	}
-	var specs []station.KeySpec
-	for _, sn := range demoSerials {
-		specs = append(specs, station.KeySpec{Serial: sn, TouchDelay: touch, StateFile: filepath.Join(keysDir, fmt.Sprintf("%d.state", sn))})
+	specs := slices.Clone(keys)
+	for i := range specs {
+		if slices.Contains(demoSerials, specs[i].Serial) {
+			specs[i].StateFile = filepath.Join(keysDir, fmt.Sprintf("%d.state", specs[i].Serial))
+		}
 	}
 	d.st = station.ForTest(t, specs...)
 	var err error

@@ -11,9 +11,9 @@ import (
 )
 
 // sealedVTVault is newVTVault with a password, a TOTP seed and recovery codes sealed.
-func sealedVTVault(t *testing.T) (*vtKeys, string) {
+func sealedVTVault(t *testing.T, extra ...uint32) (*vtKeys, string) {
 	t.Helper()
-	k, path := newVTVault(t)
+	k, path := newVTVault(t, extra...)
 	for _, s := range []struct{ name, kind, value string }{
 		{"aws-root-password", "password", vtPassword},
 		{"aws-root-totp", "totp", vtTOTP},
