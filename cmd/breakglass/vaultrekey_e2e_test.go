@@ -15,6 +15,7 @@ import (
 
 	"breakglass/audit"
 	"breakglass/hardware/station"
+	"breakglass/vault"
 )
 
 // rekeyTouch is the simulated touch delay of Dave's key (10000004) only:
@@ -203,15 +204,24 @@ func TestVaultRekeyE2E(t *testing.T) {
 			"✓ Alice Example", "✓ Bob Example", "✓ Dave Example", "DRILL PASSED: all 3")
 		check("journal verify", 0, []string{"journal", "verify", nv + ".rekey.journal"}, "hash chain intact")
 		check("verify the rekey report at the old fingerprint", 0, []string{"verify", "--vault-fingerprint", oldFP, report}, "REPORT VERIFIED OK", "(rekey)")
-		// TODO(lead): verify --vault NEW --vault-fingerprint OLD must follow
-		// the roster chain (issue 11, part 2: the other helper's work). Until
-		// then it refuses the new vault as not the pinned one; this logs what
-		// it says and asserts only that it ran.
-		stdout, stderr, code = d.run(t, "", "verify", "--vault", nv, "--vault-fingerprint", oldFP, "--attestation-root", d.root, report)
-		t.Logf("verify --vault NEW --vault-fingerprint OLD: exit %d\n%s%s", code, stdout, stderr)
-		if code != 0 && code != 1 {
-			t.Errorf("verify --vault NEW --vault-fingerprint OLD: exit %d", code)
+		// The auditor keeps the OLD card's fingerprint: verify walks the
+		// new vault's chain from it to the version the report names.
+		check("verify --vault NEW --vault-fingerprint OLD", 0, []string{"verify", "--vault", nv, "--vault-fingerprint", oldFP, report},
+			"REPORT VERIFIED OK", "(rekey)")
+		check("vault inspect from the old card", 0, []string{"vault", "inspect", nv, "--vault-fingerprint", oldFP}, "Roster history")
+		// A forged link (the new roster signed only by its new members,
+		// without the old quorum's endorsements) is refused, naming it.
+		forged := filepath.Join(dir, "forged.json")
+		fv, err := vault.Load(nv)
+		if err != nil {
+			t.Fatal(err)
 		}
+		fv.Endorsements = nil
+		if err := fv.Save(forged); err != nil {
+			t.Fatal(err)
+		}
+		check("forged link: verify", 1, []string{"verify", "--vault", forged, "--vault-fingerprint", oldFP, report}, "roster version 2")
+		check("forged link: vault inspect", 1, []string{"vault", "inspect", forged, "--vault-fingerprint", oldFP}, "endorsed by 0 custodians of version 1, 2 needed")
 		assertNoSecretIn(t, dir, d.dir, d.st.Dir())
 	})
 }
