@@ -80,7 +80,7 @@ func Parse(r io.Reader) ([]Entry, error) {
 		case errors.Is(err, errLineTooLong):
 			return bad(false, "line is longer than %d bytes", MaxLineBytes)
 		case err == io.EOF:
-			if e, derr := decodeEntry(b); derr == nil && verifyNext(prev, &e, uint64(line), line == 1) == nil {
+			if e, derr := decodeEntry(b); derr == nil && verifyNextLine(prev, &e, uint64(line), line == 1, b) == nil {
 				return entries, &CorruptError{Line: line, Offset: offset, Torn: true, Complete: true, Bytes: int64(len(b)),
 					Reason: "last entry is complete but lacks its newline (a write was interrupted just before it)"}
 			}
@@ -92,7 +92,7 @@ func Parse(r io.Reader) ([]Entry, error) {
 		if derr != nil {
 			return bad(false, "%v", derr)
 		}
-		if verr := verifyNext(prev, &e, uint64(line), line == 1); verr != nil {
+		if verr := verifyNextLine(prev, &e, uint64(line), line == 1, b[:len(b)-1]); verr != nil {
 			var ce *ChainError
 			if errors.As(verr, &ce) {
 				return bad(false, "%s", ce.Reason)
