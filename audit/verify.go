@@ -152,13 +152,13 @@ func VerifyReportFile(path string, opts VerifyOptions) (*Verdict, error) {
 }
 
 func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
-	payload, sigs, err := parseJWS(jws)
+	doc, sigs, err := parseJWSDoc(jws)
 	if !v.add("JWS structure", err, fmt.Sprintf("JSON General Serialization, %d signatures", len(sigs))) {
 		return
 	}
-	rep, perr := ParsePayload(payload)
+	rep, perr := ParsePayload(doc.payload)
 	// Signatures and attestations first: they do not depend on the payload decoding.
-	res := v.checkSignatures(payload, sigs, opts)
+	res := v.checkSignatures(doc, sigs, opts)
 	if rep == nil {
 		v.add("payload", perr, "")
 		return
@@ -179,7 +179,7 @@ type sigResults struct {
 
 // checkSignatures checks every signature over payload and every signer's
 // attestation.
-func (v *Verdict) checkSignatures(payload []byte, sigs []parsedSig, opts VerifyOptions) sigResults {
+func (v *Verdict) checkSignatures(doc jwsDoc, sigs []parsedSig, opts VerifyOptions) sigResults {
 	res := sigResults{sigOK: make([]bool, len(sigs)), serials: make([]uint32, len(sigs)), attOK: make([]bool, len(sigs))}
 	for i, s := range sigs {
 		name := fmt.Sprintf("signature %d (%s)", i+1, s.kid)
@@ -187,7 +187,7 @@ func (v *Verdict) checkSignatures(payload []byte, sigs []parsedSig, opts VerifyO
 			v.add(name, s.err, "")
 			continue
 		}
-		res.sigOK[i] = v.add(name, verifySigJOSE(payload, s), "ES256 over the payload by the key in x5c[0]")
+		res.sigOK[i] = v.add(name, verifyES256(doc.payloadB64, s), "ES256 over the payload by the key in x5c[0]")
 		var detail string
 		var aerr error
 		res.serials[i], detail, aerr = attestSigner(s.chain, opts)
