@@ -156,7 +156,8 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 	if !v.add("JWS structure", err, fmt.Sprintf("JSON General Serialization, %d signatures", len(sigs))) {
 		return
 	}
-	rep, perr := ParsePayload(doc.payload)
+	p := parseReport(doc.payload)
+	rep, perr := p.rep, p.err
 	// Signatures and attestations first: they do not depend on the payload decoding.
 	res := v.checkSignatures(doc, sigs, opts)
 	if rep == nil {
@@ -168,7 +169,7 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 	v.checkPayload(rep, perr, opts)
 	roster := v.pinRoster(rep, opts)
 	v.checkSigners(rep, sigs, res, roster)
-	v.checkJournal(rep)
+	v.checkJournal(rep, p)
 }
 
 // sigResults are the per-signature outcomes of checkSignatures, by index.
@@ -247,8 +248,12 @@ func (v *Verdict) checkSigners(rep *Report, sigs []parsedSig, res sigResults, ro
 
 // checkJournal checks the journal's hash chain and head, then that every
 // list in the report is what the journal says, and the step confirmations.
-func (v *Verdict) checkJournal(rep *Report) {
-	jerr := Verify(rep.Journal.Entries)
+// The chain is Verify's verdict, computed while parsing when p.chained.
+func (v *Verdict) checkJournal(rep *Report, p reportPayload) {
+	jerr := p.chainErr
+	if !p.chained {
+		jerr = Verify(rep.Journal.Entries)
+	}
 	v.add("journal hash chain", jerr, fmt.Sprintf("%d entries chained", len(rep.Journal.Entries)))
 	v.add("journal head", checkHead(rep), "head "+shortHash(rep.Journal.Head)+" and count match the entries")
 	if jerr != nil {
