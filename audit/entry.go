@@ -154,18 +154,24 @@ func verifyNextLine(prev, e *Entry, want uint64, first bool, line []byte) error 
 	if !isHexHash(e.Hash) {
 		return fail("hash %q is not 64 lower-case hex digits", e.Hash)
 	}
-	h, ok := hashCanonical(line, e)
-	if !ok {
-		var err error
-		if h, err = e.ComputeHash(); err != nil {
+	var match bool
+	if sum, ok := hashCanonical(line, e); ok {
+		var h [2 * sha256.Size]byte
+		hex.Encode(h[:], sum[:])
+		match = string(h[:]) == e.Hash
+	} else {
+		h, err := e.ComputeHash()
+		if err != nil {
 			return fail("%v", err)
 		}
+		match = h == e.Hash
 	}
-	if h != e.Hash {
+	if !match {
 		return fail("hash does not match its contents (the entry was edited)")
 	}
 	t, err := e.WallTime()
-	if err != nil || t.Location() != time.UTC || t.Format(time.RFC3339Nano) != e.Time {
+	var tb [64]byte
+	if err != nil || t.Location() != time.UTC || string(t.AppendFormat(tb[:0], time.RFC3339Nano)) != e.Time {
 		return fail("time %q is not UTC RFC 3339", e.Time)
 	}
 	if e.Mono < 0 || (!first && e.Mono < prev.Mono) {
@@ -199,15 +205,15 @@ func isHexHash(s string) bool {
 var lowerHex = [256]bool{'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true,
 	'8': true, '9': true, 'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true}
 
-// hashCanonical returns e.Hash's expected value computed from line, which
+// hashCanonical returns the SHA-256 e.Hash must be the hex of, computed from line, which
 // must be e's canonical encoding (json.Marshal(e), as decodeEntry and
 // canonicalEntry check). Entry's members up to prev are hashInput's, in
 // the same order with the same encoding, so the hash input is line up to
 // its ,"hash": member, closed with '}'. ok is false (use ComputeHash) if
 // line is nil or does not end as the encoding of e's hash and mac does.
-func hashCanonical(line []byte, e *Entry) (string, bool) {
+func hashCanonical(line []byte, e *Entry) (sum [sha256.Size]byte, ok bool) {
 	if line == nil || !isHexHash(e.Hash) || e.MAC != "" && !isHexHash(e.MAC) {
-		return "", false
+		return sum, false
 	}
 	// The tail: ,"hash":"<64 hex>" then ,"mac":"<64 hex>" if present, then }.
 	tail := len(`,"hash":""}`) + len(e.Hash)
@@ -215,7 +221,7 @@ func hashCanonical(line []byte, e *Entry) (string, bool) {
 		tail += len(`,"mac":""`) + len(e.MAC)
 	}
 	if len(line) < tail+1 {
-		return "", false
+		return sum, false
 	}
 	k := len(line) - tail
 	t, ok := cutPrefix(line[k:], `,"hash":"`, e.Hash, `"`)
@@ -223,13 +229,13 @@ func hashCanonical(line []byte, e *Entry) (string, bool) {
 		t, ok = cutPrefix(t, `,"mac":"`, e.MAC, `"`)
 	}
 	if !ok || string(t) != "}" {
-		return "", false
+		return sum, false
 	}
 	d := sha256.New()
 	d.Write(line[:k])
 	d.Write([]byte{'}'})
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(d.Sum(sum[:0])), true
+	d.Sum(sum[:0])
+	return sum, true
 }
 
 // cutPrefix removes the concatenation of parts from the start of b.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -34,8 +35,8 @@ func TestHashCanonicalIsComputeHash(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, _ := e.ComputeHash()
-		got, ok := hashCanonical(line, &e)
-		if !ok || got != want {
+		sum, ok := hashCanonical(line, &e)
+		if got := hex.EncodeToString(sum[:]); !ok || got != want {
 			t.Errorf("entry %d (%q): hashCanonical %q, %v; ComputeHash %q", e.Seq, e.Actor, got, ok, want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 // MaxLineBytes bounds one journal line; longer lines are reported as corrupt.
@@ -184,7 +185,7 @@ func parseReportFast(payload []byte) (reportPayload, bool) {
 		return reportPayload{}, false
 	}
 	start := j + len(journalMarker) + k + len(entriesMarker) - 1 // the '['
-	entries, end, chainErr, ok := parseEntriesArray(payload[start:])
+	entries, end, chainErr, ok := parseEntriesArray(payload[start:], entriesCap(payload[j+len(journalMarker):j+len(journalMarker)+k], len(payload)-start))
 	if !ok {
 		return reportPayload{}, false
 	}
@@ -205,11 +206,28 @@ func parseReportFast(payload []byte) (reportPayload, bool) {
 	return reportPayload{rep: rep, chained: true, chainErr: chainErr}, true
 }
 
+// entriesCap is the capacity to allocate for the entries: the journal's
+// count (the text between the markers is head","count":N), bounded by the
+// number of entries that fit in the rest of the payload. Only a size hint.
+func entriesCap(b []byte, rest int) int {
+	_, after, ok := bytes.Cut(b, []byte(`","count":`))
+	n, err := strconv.Atoi(string(after))
+	if !ok || err != nil || n < 0 {
+		return 0
+	}
+	return min(n, rest/minEntryBytes)
+}
+
+// minEntryBytes is less than any canonical entry's length (its prev and
+// hash alone are 128 hex digits).
+const minEntryBytes = 128
+
 // parseEntriesArray decodes b's leading JSON array of canonical entries,
 // verifying their chain, and returns them, the index just after the
 // array, and the chain's first error (as Verify's). ok is false unless
-// every element is a canonical Entry and the array has no spacing.
-func parseEntriesArray(b []byte) (entries []Entry, end int, chainErr error, ok bool) {
+// every element is a canonical Entry and the array has no spacing. n is
+// the expected number of entries (a capacity hint).
+func parseEntriesArray(b []byte, n int) (entries []Entry, end int, chainErr error, ok bool) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if t, err := dec.Token(); err != nil || t != json.Delim('[') || dec.InputOffset() != 1 {
@@ -217,7 +235,7 @@ func parseEntriesArray(b []byte) (entries []Entry, end int, chainErr error, ok b
 	}
 	pos := int64(1) // where the next element (or its comma) must start
 	prev := &Entry{Hash: ZeroHash}
-	entries = []Entry{} // [] decodes to an empty slice, not nil
+	entries = make([]Entry, 0, n) // [] decodes to an empty slice, not nil
 	for i := 0; dec.More(); i++ {
 		if dec.InputOffset() != pos {
 			return nil, 0, nil, false
