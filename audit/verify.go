@@ -259,7 +259,7 @@ func (v *Verdict) checkJournal(rep *Report, p reportPayload) {
 	if jerr != nil {
 		return
 	}
-	derived, err := BuildReport(rep.Journal.Entries, rep.Custodians)
+	derived, err := buildVerified(rep.Journal.Entries, rep.Custodians) // BuildReport without Verify again: jerr is nil
 	if !v.add("report built from journal", err, "the journal describes a complete session") {
 		return
 	}
