@@ -221,14 +221,28 @@ func strictB64(enc *base64.Encoding, s string) ([]byte, error) {
 	return b, nil
 }
 
-// verifyES256 checks one signature as RFC 7515 and RFC 7518 define ES256
-// (and as go-jose's verifier does; TestStandardJOSE verifies every fixture
-// with go-jose itself): ECDSA P-256 with SHA-256 over the signing input
-// ASCII(protected) || '.' || BASE64URL(payload), the 64-byte value being
-// R || S, with the key of x5c[0]. payloadB64 is the payload's text as the
-// document carries it, which parseJWS checked is its canonical base64url
-// encoding, so the payload is not re-encoded per signature.
+// verifyES256 checks one signature as go-jose's ES256 verifier does, and
+// as RFC 7515 and RFC 7518 define it: go-jose must parse the signature (as
+// a flattened JWS with an empty, detached payload: its protected header
+// and value), and ECDSA P-256 with SHA-256 over the signing input
+// ASCII(protected) || '.' || BASE64URL(payload) must verify the 64-byte
+// R || S value with the key of x5c[0]. payloadB64 is the payload's text as
+// the document carries it, which parseJWSDoc checked is the payload's
+// canonical base64url encoding: exactly what go-jose's DetachedVerify
+// would encode again, once per signature, for a large payload.
+// TestStandardJOSE verifies every fixture with go-jose alone.
 func verifyES256(payloadB64 []byte, p parsedSig) error {
+	flat, err := json.Marshal(struct {
+		Payload   string `json:"payload"`
+		Protected string `json:"protected"`
+		Signature string `json:"signature"`
+	}{"", p.raw.Protected, p.raw.Signature})
+	if err != nil {
+		return err
+	}
+	if _, err := jose.ParseSignedJSON(string(flat), []jose.SignatureAlgorithm{jose.ES256}); err != nil {
+		return fmt.Errorf("JOSE parse: %w", err)
+	}
 	sig, err := strictB64(base64.RawURLEncoding, p.raw.Signature)
 	if err != nil {
 		return fmt.Errorf("signature value: %w", err)
