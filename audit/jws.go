@@ -101,8 +101,8 @@ const jwsPayloadPrefix = `{"payload":"`
 // parseJWSFast accepts exactly the documents parseJWSFull accepts, or
 // reports !ok (and parseJWSFull decides). The canonical document is
 // {"payload":"P"…} where P is base64url text, which JSON encodes as
-// itself. So: P is taken as the run of base64url characters after the
-// prefix, which must end at a quote; the rest of the document, with the
+// itself. So: P is taken as the text after the prefix up to the next
+// quote, and must be base64url characters only; the rest of the document, with the
 // payload string emptied, must pass the whole-document check (strict
 // decoding re-encoding to the same bytes, which refuses a second payload
 // member, unknown fields, spacing and escapes); and P must decode as
@@ -117,11 +117,8 @@ func parseJWSFast(b []byte) (jwsDoc, jwsGeneral, bool) {
 		return jwsDoc{}, g, false
 	}
 	p := b[len(jwsPayloadPrefix):]
-	n := 0
-	for n < len(p) && b64URL[p[n]] {
-		n++
-	}
-	if n == len(p) || p[n] != '"' {
+	n := bytes.IndexByte(p, '"')
+	if n < 0 || bytes.IndexByte(p[:n], '\n') >= 0 || bytes.IndexByte(p[:n], '\r') >= 0 {
 		return jwsDoc{}, g, false
 	}
 	rest := make([]byte, 0, len(jwsPayloadPrefix)+len(p)-n)
@@ -134,6 +131,9 @@ func parseJWSFast(b []byte) (jwsDoc, jwsGeneral, bool) {
 	if canon, err := json.Marshal(g); err != nil || !bytes.Equal(canon, rest) {
 		return jwsDoc{}, g, false
 	}
+	// The strict decoder refuses any byte outside the base64url alphabet
+	// (padding, a backslash and a quote included) but the line breaks
+	// refused above, and non-zero padding bits.
 	payload := make([]byte, base64.RawURLEncoding.DecodedLen(n))
 	m, err := base64.RawURLEncoding.Strict().Decode(payload, p[:n])
 	if err != nil {
@@ -141,14 +141,6 @@ func parseJWSFast(b []byte) (jwsDoc, jwsGeneral, bool) {
 	}
 	return jwsDoc{payload: payload[:m], payloadB64: p[:n:n]}, g, true
 }
-
-// b64URL holds the base64url alphabet (no padding).
-var b64URL = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[c] = true
-	}
-	return t
-}()
 
 func parseSig(s jwsSignature) parsedSig {
 	p := parsedSig{raw: s}
