@@ -17,7 +17,7 @@ import (
 
 // payloadEdits are non-canonical or tampered variants of a report payload:
 // each must get from parseReport what ParsePayload gives.
-func payloadEdits(t *testing.T, p []byte) map[string][]byte {
+func payloadEdits(t testing.TB, p []byte) map[string][]byte {
 	t.Helper()
 	j := bytes.Index(p, journalMarker)
 	e := bytes.Index(p, entriesMarker)
@@ -147,8 +147,7 @@ func FuzzParseReport(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	t := &testing.T{}
-	seeds := payloadEdits(t, p)
+	seeds := payloadEdits(f, p)
 	if len(seeds) == 0 {
 		f.Fatal("no seeds")
 	}
