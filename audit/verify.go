@@ -152,13 +152,14 @@ func VerifyReportFile(path string, opts VerifyOptions) (*Verdict, error) {
 }
 
 func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
-	payload, sigs, err := parseJWS(jws)
+	doc, sigs, err := parseJWSDoc(jws)
 	if !v.add("JWS structure", err, fmt.Sprintf("JSON General Serialization, %d signatures", len(sigs))) {
 		return
 	}
-	rep, perr := ParsePayload(payload)
+	p := parseReport(doc.payload)
+	rep, perr := p.rep, p.err
 	// Signatures and attestations first: they do not depend on the payload decoding.
-	res := v.checkSignatures(payload, sigs, opts)
+	res := v.checkSignatures(doc, sigs, opts)
 	if rep == nil {
 		v.add("payload", perr, "")
 		return
@@ -168,7 +169,7 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 	v.checkPayload(rep, perr, opts)
 	roster := v.pinRoster(rep, opts)
 	v.checkSigners(rep, sigs, res, roster)
-	v.checkJournal(rep)
+	v.checkJournal(rep, p)
 }
 
 // sigResults are the per-signature outcomes of checkSignatures, by index.
@@ -179,7 +180,7 @@ type sigResults struct {
 
 // checkSignatures checks every signature over payload and every signer's
 // attestation.
-func (v *Verdict) checkSignatures(payload []byte, sigs []parsedSig, opts VerifyOptions) sigResults {
+func (v *Verdict) checkSignatures(doc jwsDoc, sigs []parsedSig, opts VerifyOptions) sigResults {
 	res := sigResults{sigOK: make([]bool, len(sigs)), serials: make([]uint32, len(sigs)), attOK: make([]bool, len(sigs))}
 	for i, s := range sigs {
 		name := fmt.Sprintf("signature %d (%s)", i+1, s.kid)
@@ -187,7 +188,7 @@ func (v *Verdict) checkSignatures(payload []byte, sigs []parsedSig, opts VerifyO
 			v.add(name, s.err, "")
 			continue
 		}
-		res.sigOK[i] = v.add(name, verifySigJOSE(payload, s), "ES256 over the payload by the key in x5c[0]")
+		res.sigOK[i] = v.add(name, verifyES256(doc.payloadB64, s), "ES256 over the payload by the key in x5c[0]")
 		var detail string
 		var aerr error
 		res.serials[i], detail, aerr = attestSigner(s.chain, opts)
@@ -247,14 +248,18 @@ func (v *Verdict) checkSigners(rep *Report, sigs []parsedSig, res sigResults, ro
 
 // checkJournal checks the journal's hash chain and head, then that every
 // list in the report is what the journal says, and the step confirmations.
-func (v *Verdict) checkJournal(rep *Report) {
-	jerr := Verify(rep.Journal.Entries)
+// The chain is Verify's verdict, computed while parsing when p.chained.
+func (v *Verdict) checkJournal(rep *Report, p reportPayload) {
+	jerr := p.chainErr
+	if !p.chained {
+		jerr = Verify(rep.Journal.Entries)
+	}
 	v.add("journal hash chain", jerr, fmt.Sprintf("%d entries chained", len(rep.Journal.Entries)))
 	v.add("journal head", checkHead(rep), "head "+shortHash(rep.Journal.Head)+" and count match the entries")
 	if jerr != nil {
 		return
 	}
-	derived, err := BuildReport(rep.Journal.Entries, rep.Custodians)
+	derived, err := buildVerified(rep.Journal.Entries, rep.Custodians) // BuildReport without Verify again: jerr is nil
 	if !v.add("report built from journal", err, "the journal describes a complete session") {
 		return
 	}
