@@ -166,7 +166,8 @@ func (r *rekeyRun) openQuorum(ctx context.Context) (*vault.Opened, error) {
 // counts as a member's and/or an endorsement), then every custodian of the
 // new roster who has not signed yet, showing the progress after each.
 func (r *rekeyRun) signRoster(ctx context.Context, nv *vault.Vault) error {
-	fmt.Fprintln(r.e.stdout, "Step 2: every custodian of the new roster signs it")
+	printf(r.e.stdout, "Step 2: every custodian of the new roster signs it — roster version %d, fingerprint %s (the new custodian card will show it)\n",
+		nv.Roster.Number(), nv.Fingerprint())
 	for _, q := range r.quorum {
 		if err := r.signRosterWith(ctx, nv, q.c, q.serial); err != nil {
 			return err
