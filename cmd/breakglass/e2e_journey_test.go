@@ -47,6 +47,16 @@ func body(screen string) []string {
 	return lines
 }
 
+// sameBody reports whether two screens show the same body below the
+// header (whose clock ticks).
+func sameBody(a, b string) bool {
+	ba, bb := body(a), body(b)
+	if len(ba) > 0 && len(bb) > 0 {
+		ba, bb = ba[1:], bb[1:]
+	}
+	return slices.Equal(ba, bb)
+}
+
 // cursorRow is the row of the body holding the selection mark "› ", or -1.
 func cursorRow(screen string) int {
 	for i, l := range body(screen) {
@@ -98,6 +108,10 @@ func (c *tmuxConsole) selectItem(text string) string {
 	if r := []rune(text); len(r) > 25 {
 		text = string(r[:25]) // long items wrap; their start is on the cursor row
 	}
+	// A long list (more warnings where the console cannot lock memory, say)
+	// scrolls: an item below the screen is reached by moving down, as a
+	// person would, then up if the bottom was reached first.
+	scroll := "Down"
 	for moves := 0; ; moves++ {
 		s := c.screen()
 		target := -1
@@ -110,20 +124,27 @@ func (c *tmuxConsole) selectItem(text string) string {
 		if cur >= 0 && strings.Contains(body(s)[cur], text) {
 			return s
 		}
-		if target < 0 || cur < 0 || moves > 30 {
+		if cur < 0 || moves > 30 {
 			c.t.Fatalf("cannot select %q (cursor row %d, target row %d):\n%s", text, cur, target, s)
 		}
 		if cur == target {
 			return s
 		}
-		k := "Down"
-		if target < cur {
+		k := scroll
+		switch {
+		case target >= 0 && target < cur:
 			k = "Up"
+		case target >= 0:
+			k = "Down"
 		}
 		c.keys(k)
 		deadline := time.Now().Add(wait)
-		for cursorRow(c.screen()) == cur {
+		for sameBody(c.screen(), s) {
 			if time.Now().After(deadline) {
+				if target < 0 && scroll == "Down" {
+					scroll = "Up" // the bottom: the item is above the screen
+					break
+				}
 				c.t.Fatalf("%s did not move the cursor towards %q:\n%s", k, text, c.screen())
 			}
 			time.Sleep(30 * time.Millisecond)
