@@ -35,8 +35,13 @@ build: deps
 test: deps build
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
-	@./testdata/scripts/fuzz-short.sh
-	BREAKGLASS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout 15m ./...
+	@# The short fuzz run goes alongside the tests (the e2e tests mostly wait on
+	@# terminals and cards); its log is printed in full when both are done.
+	@./testdata/scripts/fuzz-short.sh > $(BUILD)/fuzz-short.log 2>&1 & fuzz=$$!; \
+	BREAKGLASS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout 15m ./...; rc=$$?; \
+	wait $$fuzz; frc=$$?; cat $(BUILD)/fuzz-short.log; \
+	if [ $$frc -ne 0 ]; then echo "make test: the short fuzz run FAILED (the failing input is printed above)"; fi; \
+	[ $$rc -eq 0 ] && [ $$frc -eq 0 ]
 
 ## fuzz: a longer run of every fuzz target (FUZZTIME each, default 2,000,000 executions).
 fuzz:
