@@ -38,7 +38,7 @@ test: deps build
 	@./testdata/scripts/fuzz-short.sh
 	BREAKGLASS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -timeout 15m ./...
 
-## fuzz: a longer run of every fuzz target (FUZZTIME each, default 2,000,000 executions).
+## fuzz: a longer run of every fuzz target (FUZZTIME each, default 2,000,000 executions; FUZZPARALLEL=N for N fuzz workers, default GOMAXPROCS).
 fuzz:
 	FUZZTIME=$${FUZZTIME:-2000000x} ./testdata/scripts/fuzz-short.sh
 
