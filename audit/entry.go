@@ -134,6 +134,14 @@ func Verify(entries []Entry) error {
 
 // verifyNext checks e as the entry at position want following prev.
 func verifyNext(prev, e *Entry, want uint64, first bool) error {
+	return verifyNextLine(prev, e, want, first, nil)
+}
+
+// verifyNextLine is verifyNext for an entry decoded from line, its
+// canonical encoding (decodeEntry or canonicalEntry checked it): the hash
+// is then computed from line without re-encoding the entry (hashCanonical).
+// A nil line means the entry is re-encoded (ComputeHash).
+func verifyNextLine(prev, e *Entry, want uint64, first bool, line []byte) error {
 	fail := func(format string, a ...any) error {
 		return &ChainError{Seq: want, Reason: fmt.Sprintf(format, a...)}
 	}
@@ -146,15 +154,24 @@ func verifyNext(prev, e *Entry, want uint64, first bool) error {
 	if !isHexHash(e.Hash) {
 		return fail("hash %q is not 64 lower-case hex digits", e.Hash)
 	}
-	h, err := e.ComputeHash()
-	if err != nil {
-		return fail("%v", err)
+	var match bool
+	if sum, ok := hashCanonical(line, e); ok {
+		var h [2 * sha256.Size]byte
+		hex.Encode(h[:], sum[:])
+		match = string(h[:]) == e.Hash
+	} else {
+		h, err := e.ComputeHash()
+		if err != nil {
+			return fail("%v", err)
+		}
+		match = h == e.Hash
 	}
-	if h != e.Hash {
+	if !match {
 		return fail("hash does not match its contents (the entry was edited)")
 	}
 	t, err := e.WallTime()
-	if err != nil || t.Location() != time.UTC || t.Format(time.RFC3339Nano) != e.Time {
+	var tb [64]byte
+	if err != nil || t.Location() != time.UTC || string(t.AppendFormat(tb[:0], time.RFC3339Nano)) != e.Time {
 		return fail("time %q is not UTC RFC 3339", e.Time)
 	}
 	if e.Mono < 0 || (!first && e.Mono < prev.Mono) {
@@ -177,12 +194,59 @@ func isHexHash(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+		if !lowerHex[s[i]] {
 			return false
 		}
 	}
 	return true
+}
+
+// lowerHex holds the lower-case hex digits.
+var lowerHex = [256]bool{'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true,
+	'8': true, '9': true, 'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true}
+
+// hashCanonical returns the SHA-256 e.Hash must be the hex of, computed from line, which
+// must be e's canonical encoding (json.Marshal(e), as decodeEntry and
+// canonicalEntry check). Entry's members up to prev are hashInput's, in
+// the same order with the same encoding, so the hash input is line up to
+// its ,"hash": member, closed with '}'. ok is false (use ComputeHash) if
+// line is nil or does not end as the encoding of e's hash and mac does.
+func hashCanonical(line []byte, e *Entry) (sum [sha256.Size]byte, ok bool) {
+	if line == nil || !isHexHash(e.Hash) || e.MAC != "" && !isHexHash(e.MAC) {
+		return sum, false
+	}
+	// The tail: ,"hash":"<64 hex>" then ,"mac":"<64 hex>" if present, then }.
+	tail := len(`,"hash":""}`) + len(e.Hash)
+	if e.MAC != "" {
+		tail += len(`,"mac":""`) + len(e.MAC)
+	}
+	if len(line) < tail+1 {
+		return sum, false
+	}
+	k := len(line) - tail
+	t, ok := cutPrefix(line[k:], `,"hash":"`, e.Hash, `"`)
+	if ok && e.MAC != "" {
+		t, ok = cutPrefix(t, `,"mac":"`, e.MAC, `"`)
+	}
+	if !ok || string(t) != "}" {
+		return sum, false
+	}
+	d := sha256.New()
+	d.Write(line[:k])
+	d.Write([]byte{'}'})
+	d.Sum(sum[:0])
+	return sum, true
+}
+
+// cutPrefix removes the concatenation of parts from the start of b.
+func cutPrefix(b []byte, parts ...string) ([]byte, bool) {
+	for _, p := range parts {
+		if len(b) < len(p) || string(b[:len(p)]) != p {
+			return b, false
+		}
+		b = b[len(p):]
+	}
+	return b, true
 }
 
 // decodeEntry strictly decodes one line (without its newline): unknown or
@@ -197,12 +261,20 @@ func decodeEntry(line []byte) (Entry, error) {
 	if dec.More() {
 		return Entry{}, errors.New("trailing data after the entry")
 	}
-	canon, err := json.Marshal(e)
-	if err != nil {
-		return Entry{}, fmt.Errorf("re-encoding entry: %w", err)
-	}
-	if !bytes.Equal(canon, line) {
-		return Entry{}, errors.New("entry is not in canonical encoding (edited by hand?)")
+	if err := canonicalEntry(&e, line); err != nil {
+		return Entry{}, err
 	}
 	return e, nil
+}
+
+// canonicalEntry checks that line is exactly the canonical encoding of e.
+func canonicalEntry(e *Entry, line []byte) error {
+	canon, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("re-encoding entry: %w", err)
+	}
+	if !bytes.Equal(canon, line) {
+		return errors.New("entry is not in canonical encoding (edited by hand?)")
+	}
+	return nil
 }

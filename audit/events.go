@@ -34,6 +34,7 @@ const (
 const (
 	ModeLive  = "live"
 	ModeDrill = "drill"
+	ModeRekey = "rekey" // breakglass vault rekey: see Report.Rekey
 )
 
 // StationData is the data of a station.info event.

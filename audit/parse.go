@@ -3,10 +3,12 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 // MaxLineBytes bounds one journal line; longer lines are reported as corrupt.
@@ -80,7 +82,7 @@ func Parse(r io.Reader) ([]Entry, error) {
 		case errors.Is(err, errLineTooLong):
 			return bad(false, "line is longer than %d bytes", MaxLineBytes)
 		case err == io.EOF:
-			if e, derr := decodeEntry(b); derr == nil && verifyNext(prev, &e, uint64(line), line == 1) == nil {
+			if e, derr := decodeEntry(b); derr == nil && verifyNextLine(prev, &e, uint64(line), line == 1, b) == nil {
 				return entries, &CorruptError{Line: line, Offset: offset, Torn: true, Complete: true, Bytes: int64(len(b)),
 					Reason: "last entry is complete but lacks its newline (a write was interrupted just before it)"}
 			}
@@ -92,7 +94,7 @@ func Parse(r io.Reader) ([]Entry, error) {
 		if derr != nil {
 			return bad(false, "%v", derr)
 		}
-		if verr := verifyNext(prev, &e, uint64(line), line == 1); verr != nil {
+		if verr := verifyNextLine(prev, &e, uint64(line), line == 1, b[:len(b)-1]); verr != nil {
 			var ce *ChainError
 			if errors.As(verr, &ce) {
 				return bad(false, "%s", ce.Reason)
@@ -121,4 +123,153 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 		}
 		return buf.Bytes(), err
 	}
+}
+
+// reportPayload is a strictly parsed report payload (see parseReport).
+type reportPayload struct {
+	rep *Report
+	err error // as ParsePayload's: ErrNotCanonical with rep set, or nil
+	// chained is set when chainErr is Verify(rep.Journal.Entries), computed
+	// while parsing; otherwise the caller runs Verify.
+	chained  bool
+	chainErr error
+}
+
+// parseReport is ParsePayload for the verifier, and Verify of the
+// embedded journal alongside. It accepts and refuses exactly what
+// ParsePayload does; parseReportFast decides most payloads without
+// re-encoding the whole document, and when it cannot, ParsePayload
+// decides and gives the reason.
+func parseReport(payload []byte) reportPayload {
+	if p, ok := parseReportFast(payload); ok {
+		return p
+	}
+	rep, err := ParsePayload(payload)
+	return reportPayload{rep: rep, err: err}
+}
+
+// journalMarker starts the embedded journal in a canonical payload
+// (Report.Journal, whose first member is head); entriesMarker follows its
+// count. They only locate the entries: parseReportFast proves the place.
+var (
+	journalMarker = []byte(`,"journal":{"head":"`)
+	entriesMarker = []byte(`,"entries":[`)
+)
+
+// parseReportFast checks a payload in two parts, which together are the
+// whole-document check of ParsePayload (strict decoding, and the
+// re-encoding equal to the payload):
+//
+//   - the journal's entries array, element by element: each is strictly
+//     decoded (unknown fields refused) and must be the canonical encoding
+//     of its Entry (json.Marshal, as a journal file's line must be),
+//     separated by single commas; each entry's hash is computed from those
+//     bytes (hashCanonical) and the chain verified as Verify does;
+//   - the rest: the payload with the entries array replaced by [] must
+//     pass ParsePayload itself, and re-encoding that report with no
+//     entries (null) must change exactly those two bytes, which proves the
+//     [] is where Report.Journal.Entries is encoded.
+//
+// json.Marshal encodes a struct member by member and a slice element by
+// element, so the payload is then exactly MarshalPayload of the report
+// with the entries put back: canonical, as ParsePayload requires. Any
+// other shape, a non-canonical entry, or a failure of the rest returns
+// !ok, and ParsePayload decides (and explains) instead.
+func parseReportFast(payload []byte) (reportPayload, bool) {
+	j := bytes.Index(payload, journalMarker)
+	if j < 0 {
+		return reportPayload{}, false
+	}
+	k := bytes.Index(payload[j+len(journalMarker):], entriesMarker)
+	if k < 0 {
+		return reportPayload{}, false
+	}
+	start := j + len(journalMarker) + k + len(entriesMarker) - 1 // the '['
+	entries, end, chainErr, ok := parseEntriesArray(payload[start:], entriesCap(payload[j+len(journalMarker):j+len(journalMarker)+k], len(payload)-start))
+	if !ok {
+		return reportPayload{}, false
+	}
+	end += start // just after the ']'
+	rest := make([]byte, 0, len(payload)-(end-start)+2)
+	rest = append(append(append(rest, payload[:start]...), "[]"...), payload[end:]...)
+	rep, err := ParsePayload(rest)
+	if err != nil || rep.Journal.Entries == nil || len(rep.Journal.Entries) != 0 {
+		return reportPayload{}, false
+	}
+	rep.Journal.Entries = nil
+	null, err := MarshalPayload(rep)
+	if err != nil || len(null) != len(rest)+2 || !bytes.Equal(null[:start], rest[:start]) ||
+		string(null[start:start+4]) != "null" || !bytes.Equal(null[start+4:], rest[start+2:]) {
+		return reportPayload{}, false
+	}
+	rep.Journal.Entries = entries
+	return reportPayload{rep: rep, chained: true, chainErr: chainErr}, true
+}
+
+// entriesCap is the capacity to allocate for the entries: the journal's
+// count (the text between the markers is head","count":N), bounded by the
+// number of entries that fit in the rest of the payload. Only a size hint.
+func entriesCap(b []byte, rest int) int {
+	_, after, ok := bytes.Cut(b, []byte(`","count":`))
+	n, err := strconv.Atoi(string(after))
+	if !ok || err != nil || n < 0 {
+		return 0
+	}
+	return min(n, rest/minEntryBytes)
+}
+
+// minEntryBytes is less than any canonical entry's length (its prev and
+// hash alone are 128 hex digits).
+const minEntryBytes = 128
+
+// parseEntriesArray decodes b's leading JSON array of canonical entries,
+// verifying their chain, and returns them, the index just after the
+// array, and the chain's first error (as Verify's). ok is false unless
+// every element is a canonical Entry and the array has no spacing. n is
+// the expected number of entries (a capacity hint).
+func parseEntriesArray(b []byte, n int) (entries []Entry, end int, chainErr error, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') || dec.InputOffset() != 1 {
+		return nil, 0, nil, false
+	}
+	pos := int64(1) // where the next element (or its comma) must start
+	prev := &Entry{Hash: ZeroHash}
+	entries = make([]Entry, 0, n) // [] decodes to an empty slice, not nil
+	for i := 0; dec.More(); i++ {
+		if dec.InputOffset() != pos {
+			return nil, 0, nil, false
+		}
+		if i > 0 {
+			if b[pos] != ',' {
+				return nil, 0, nil, false
+			}
+			pos++
+		}
+		var e Entry
+		if err := dec.Decode(&e); err != nil {
+			return nil, 0, nil, false
+		}
+		next := dec.InputOffset()
+		line := b[pos:next]
+		if canonicalEntry(&e, line) != nil {
+			return nil, 0, nil, false
+		}
+		if chainErr == nil {
+			chainErr = verifyNextLine(prev, &e, uint64(i+1), i == 0, line)
+		}
+		entries = append(entries, e)
+		prev = &entries[len(entries)-1]
+		pos = next
+	}
+	if dec.InputOffset() != pos {
+		return nil, 0, nil, false
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim(']') {
+		return nil, 0, nil, false
+	}
+	if len(entries) == 0 {
+		chainErr = ErrEmptyJournal
+	}
+	return entries, int(pos) + 1, chainErr, true
 }

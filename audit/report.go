@@ -33,19 +33,49 @@ type Report struct {
 	// (canonical bytes, custodians' signatures, full digest): what an
 	// auditor checks against the pinned fingerprint. Set by the console
 	// after BuildReport (the journal does not carry it).
-	Roster          vault.RosterRecord `json:"roster"`
-	Runbook         RunbookInfo        `json:"runbook"`
-	AttestationRoot string             `json:"attestation_root"` // "yubico" or "TEST/non-production: …"
-	Custodians      []Custodian        `json:"custodians"`       // sorted by ID
-	Quorum          []QuorumEvent      `json:"quorum"`           // journal order
-	Timeline        []StepResult       `json:"timeline"`         // journal order
-	Revealed        []RevealedSecret   `json:"revealed"`         // journal order; names only
-	MustRotate      []string           `json:"must_rotate"`      // sorted, unique
-	Closeout        []CloseoutAnswer   `json:"closeout"`         // order first asked; last answer wins
-	Journal         JournalSection     `json:"journal"`
+	Roster vault.RosterRecord `json:"roster"`
+	// RosterChain is every roster version before Roster, oldest first (the
+	// vault's chain), so an auditor who pinned an earlier fingerprint can
+	// walk to Roster without the vault file. Empty for a first roster.
+	RosterChain     []vault.RosterRecord `json:"roster_chain,omitempty"`
+	Runbook         RunbookInfo          `json:"runbook"`
+	AttestationRoot string               `json:"attestation_root"` // "yubico" or "TEST/non-production: …"
+	Custodians      []Custodian          `json:"custodians"`       // sorted by ID
+	Quorum          []QuorumEvent        `json:"quorum"`           // journal order
+	Timeline        []StepResult         `json:"timeline"`         // journal order
+	Revealed        []RevealedSecret     `json:"revealed"`         // journal order; names only
+	MustRotate      []string             `json:"must_rotate"`      // sorted, unique
+	Closeout        []CloseoutAnswer     `json:"closeout"`         // order first asked; last answer wins
+	Journal         JournalSection       `json:"journal"`
 
 	// Announcement is nil when none was recorded (drills, older sessions).
 	Announcement *Announcement `json:"announcement,omitempty"`
+
+	// Rekey is what a rekey session (mode rekey) made; nil otherwise.
+	Rekey *RekeyInfo `json:"rekey,omitempty"`
+}
+
+// RekeyInfo is the roster version a rekey session wrote: the journal's
+// vault.rekeyed event, and the new roster record itself (canonical bytes,
+// its custodians' signatures, the endorsements of the session's quorum),
+// set by the command after BuildReport. The quorum that signs the report is
+// of the OLD roster (Roster): they authorised the change.
+type RekeyInfo struct {
+	Seq            uint64             `json:"seq"`
+	Time           string             `json:"time"`
+	OldFingerprint string             `json:"old_fingerprint"`
+	NewFingerprint string             `json:"new_fingerprint"`
+	Version        int                `json:"version"`
+	VaultKey       string             `json:"vault_key"` // "new" or "reshared"
+	Reason         string             `json:"reason"`
+	Added          []string           `json:"added"`
+	Removed        []string           `json:"removed"`
+	KeysAdded      []uint32           `json:"keys_added"`
+	KeysRemoved    []uint32           `json:"keys_removed"`
+	ThresholdFrom  int                `json:"threshold_from"`
+	ThresholdTo    int                `json:"threshold_to"`
+	NewDigest      string             `json:"new_roster_digest"`
+	NewRoster      vault.RosterRecord `json:"new_roster"`
 }
 
 // SessionInfo says who ran which session, when, and how it ended.
@@ -177,6 +207,12 @@ func BuildReport(entries []Entry, custodians []Custodian) (*Report, error) {
 	if err := Verify(entries); err != nil {
 		return nil, fmt.Errorf("building report: %w", err)
 	}
+	return buildVerified(entries, custodians)
+}
+
+// buildVerified is BuildReport for entries Verify has accepted (the
+// verifier checks the chain while parsing, and does not hash it twice).
+func buildVerified(entries []Entry, custodians []Custodian) (*Report, error) {
 	r := &Report{
 		Format: FormatVersion, Custodians: []Custodian{}, Quorum: []QuorumEvent{},
 		Roster:   vault.RosterRecord{Canonical: []byte{}, Signatures: []vault.Signature{}},
@@ -230,7 +266,10 @@ func (r *Report) apply(e Entry) error {
 		}
 		r.Runbook = RunbookInfo{d.Runbook.Name, d.Runbook.SHA256}
 		r.Session.Threshold, r.Session.Mode = d.Threshold, ModeLive
-		if d.Drill {
+		switch {
+		case d.Rekey:
+			r.Session.Mode = ModeRekey
+		case d.Drill:
 			r.Session.Mode = ModeDrill
 		}
 	case e.Type == TypeDeclared:
@@ -265,6 +304,18 @@ func (r *Report) apply(e Entry) error {
 		return r.applyStep(e)
 	case e.Type == TypeCloseoutAnswered:
 		return r.applyCloseoutAnswer(e)
+	case e.Type == events.VaultRekeyed:
+		var d events.Rekeyed
+		if err := decodeData(e, &d); err != nil {
+			return err
+		}
+		if r.Rekey != nil {
+			return errors.New("building report: the journal has two vault.rekeyed events")
+		}
+		r.Rekey = &RekeyInfo{Seq: e.Seq, Time: e.Time, OldFingerprint: vault.FingerprintOfDigest(d.OldDigest), NewFingerprint: d.NewFingerprint,
+			Version: d.Version, VaultKey: d.VaultKey, Reason: d.Reason, Added: nonNil(d.Added), Removed: nonNil(d.Removed),
+			KeysAdded: nonNil(d.KeysAdded), KeysRemoved: nonNil(d.KeysRemoved), ThresholdFrom: d.ThresholdFrom, ThresholdTo: d.ThresholdTo,
+			NewDigest: d.NewDigest, NewRoster: vault.RosterRecord{Canonical: []byte{}, Signatures: []vault.Signature{}}}
 	case e.Type == TypeCloseoutCompleted || e.Type == TypeAborted:
 		return r.applyEnd(e)
 	}
@@ -389,12 +440,14 @@ func (r *Report) Validate() error {
 	}
 	req(r.Format == FormatVersion, fmt.Sprintf("format is %q, want %q", r.Format, FormatVersion))
 	req(r.Session.ID != "", "session id is empty")
-	req(r.Session.Mode == ModeLive || r.Session.Mode == ModeDrill, fmt.Sprintf("session mode %q is not live or drill", r.Session.Mode))
+	req(r.Session.Mode == ModeLive || r.Session.Mode == ModeDrill || r.Session.Mode == ModeRekey, fmt.Sprintf("session mode %q is not live, drill or rekey", r.Session.Mode))
+	req((r.Session.Mode == ModeRekey) == (r.Rekey != nil) || (r.Session.Mode == ModeRekey && r.Session.Outcome == "aborted"),
+		"a rekey report records the roster version it wrote (a completed rekey has one vault.rekeyed event; no other session has any)")
 	req(r.Session.Operator != "", "operator is empty")
 	req(r.Session.Started != "" && r.Session.Ended != "", "session start or end time is missing")
 	req(r.Session.Outcome == "completed" || r.Session.Outcome == "aborted", fmt.Sprintf("session outcome %q is not completed or aborted", r.Session.Outcome))
 	req(r.VaultFingerprint != "", "vault fingerprint is empty")
-	req(r.Runbook.SHA256 != "", "runbook hash is empty")
+	req(r.Runbook.SHA256 != "" || r.Session.Mode == ModeRekey, "runbook hash is empty")
 	req(r.AttestationRoot == "yubico" || strings.HasPrefix(r.AttestationRoot, "TEST/non-production: "),
 		fmt.Sprintf("attestation root %q is neither \"yubico\" nor \"TEST/non-production: …\"", r.AttestationRoot))
 	req(len(r.Custodians) >= 2, fmt.Sprintf("%d custodians, a quorum needs at least 2", len(r.Custodians)))
@@ -439,4 +492,12 @@ func ParsePayload(b []byte) (*Report, error) {
 		return &r, ErrNotCanonical
 	}
 	return &r, nil
+}
+
+// nonNil returns s, or an empty slice for nil (lists encode as []).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -20,12 +20,14 @@ type Pin struct {
 	// Fingerprint is the pinned roster digest: the card form
 	// ("ABCD-EF12-3456-7890-ABCD", the digest's 10-byte prefix) or the full
 	// 64-hex SHA-256 (see vault.ParsePin). The report's embedded roster must
-	// hash to it.
+	// hash to it, or be a version of a verified roster chain holding it
+	// (see verify_chain.go): any version's fingerprint may be pinned.
 	Fingerprint string
 	// Vault is the auditor's copy of the vault. It is verified completely
 	// (vault.VerifyRoster: every roster signature and attestation, and the attested
-	// policy), and the report's embedded roster digest must equal its
-	// digest (and Fingerprint, if also given, must match it).
+	// policy; a rekeyed vault's whole roster chain), and the report's
+	// embedded roster must be one of its roster versions (Fingerprint, if
+	// also given, must be one of them too: the pinned version).
 	Vault *vault.Vault
 }
 
@@ -61,9 +63,14 @@ type Verdict struct {
 	Checks        []Check
 	Report        *Report // the decoded payload, nil if it did not decode; untrusted unless OK
 	NonProduction bool    // the report was made with a test attestation root
-	// RosterDigest is the pinned roster's full digest (hex SHA-256) when the
-	// pin was checked; "" otherwise.
+	// RosterDigest is the full digest (hex SHA-256) of the roster the
+	// signers were checked against when the pin held — the pinned one, or
+	// after a rekey the version of the pinned chain the report names (see
+	// Chain); "" otherwise.
 	RosterDigest string
+	// Chain says which roster version signed and which was pinned when a
+	// roster chain was followed (rekeys); nil otherwise.
+	Chain *ChainInfo
 	// Warnings are limits of what was checked that are not failures. No
 	// check is ever downgraded to a warning: an unpinned roster fails.
 	Warnings []string
@@ -145,13 +152,14 @@ func VerifyReportFile(path string, opts VerifyOptions) (*Verdict, error) {
 }
 
 func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
-	payload, sigs, err := parseJWS(jws)
+	doc, sigs, err := parseJWSDoc(jws)
 	if !v.add("JWS structure", err, fmt.Sprintf("JSON General Serialization, %d signatures", len(sigs))) {
 		return
 	}
-	rep, perr := ParsePayload(payload)
+	p := parseReport(doc.payload)
+	rep, perr := p.rep, p.err
 	// Signatures and attestations first: they do not depend on the payload decoding.
-	res := v.checkSignatures(payload, sigs, opts)
+	res := v.checkSignatures(doc, sigs, opts)
 	if rep == nil {
 		v.add("payload", perr, "")
 		return
@@ -161,7 +169,7 @@ func (v *Verdict) verify(jws []byte, opts VerifyOptions) {
 	v.checkPayload(rep, perr, opts)
 	roster := v.pinRoster(rep, opts)
 	v.checkSigners(rep, sigs, res, roster)
-	v.checkJournal(rep)
+	v.checkJournal(rep, p)
 }
 
 // sigResults are the per-signature outcomes of checkSignatures, by index.
@@ -172,7 +180,7 @@ type sigResults struct {
 
 // checkSignatures checks every signature over payload and every signer's
 // attestation.
-func (v *Verdict) checkSignatures(payload []byte, sigs []parsedSig, opts VerifyOptions) sigResults {
+func (v *Verdict) checkSignatures(doc jwsDoc, sigs []parsedSig, opts VerifyOptions) sigResults {
 	res := sigResults{sigOK: make([]bool, len(sigs)), serials: make([]uint32, len(sigs)), attOK: make([]bool, len(sigs))}
 	for i, s := range sigs {
 		name := fmt.Sprintf("signature %d (%s)", i+1, s.kid)
@@ -180,7 +188,7 @@ func (v *Verdict) checkSignatures(payload []byte, sigs []parsedSig, opts VerifyO
 			v.add(name, s.err, "")
 			continue
 		}
-		res.sigOK[i] = v.add(name, verifySigJOSE(payload, s), "ES256 over the payload by the key in x5c[0]")
+		res.sigOK[i] = v.add(name, verifyES256(doc.payloadB64, s), "ES256 over the payload by the key in x5c[0]")
 		var detail string
 		var aerr error
 		res.serials[i], detail, aerr = attestSigner(s.chain, opts)
@@ -240,14 +248,18 @@ func (v *Verdict) checkSigners(rep *Report, sigs []parsedSig, res sigResults, ro
 
 // checkJournal checks the journal's hash chain and head, then that every
 // list in the report is what the journal says, and the step confirmations.
-func (v *Verdict) checkJournal(rep *Report) {
-	jerr := Verify(rep.Journal.Entries)
+// The chain is Verify's verdict, computed while parsing when p.chained.
+func (v *Verdict) checkJournal(rep *Report, p reportPayload) {
+	jerr := p.chainErr
+	if !p.chained {
+		jerr = Verify(rep.Journal.Entries)
+	}
 	v.add("journal hash chain", jerr, fmt.Sprintf("%d entries chained", len(rep.Journal.Entries)))
 	v.add("journal head", checkHead(rep), "head "+shortHash(rep.Journal.Head)+" and count match the entries")
 	if jerr != nil {
 		return
 	}
-	derived, err := BuildReport(rep.Journal.Entries, rep.Custodians)
+	derived, err := buildVerified(rep.Journal.Entries, rep.Custodians) // BuildReport without Verify again: jerr is nil
 	if !v.add("report built from journal", err, "the journal describes a complete session") {
 		return
 	}
@@ -264,6 +276,9 @@ func (v *Verdict) checkJournal(rep *Report) {
 		{"must rotate", rep.MustRotate, derived.MustRotate},
 		{"close-out answers", rep.Closeout, derived.Closeout},
 		{"custodians", rep.Custodians, derived.Custodians},
+	}
+	if rep.Session.Mode == ModeRekey {
+		sections = append(sections, rekeySection(rep, derived))
 	}
 	for _, s := range sections {
 		v.add(s.name+" matches journal", sameJSON(s.got, s.want), "as recorded in the journal")
@@ -324,8 +339,8 @@ func (v *Verdict) Print(w io.Writer) error {
 	}
 	if v.OK() {
 		r := v.Report
-		fmt.Fprintf(&b, "%sREPORT VERIFIED OK: session %s (%s), %d custodians signed, journal %d entries, head %s, pinned vault %s\n",
-			prefix, r.Session.ID, r.Session.Mode, len(r.Custodians), r.Journal.Count, shortHash(r.Journal.Head), vault.FingerprintOfDigest(v.RosterDigest))
+		fmt.Fprintf(&b, "%sREPORT VERIFIED OK: session %s (%s), %d custodians signed, journal %d entries, head %s, pinned vault %s%s\n",
+			prefix, r.Session.ID, r.Session.Mode, len(r.Custodians), r.Journal.Count, shortHash(r.Journal.Head), vault.FingerprintOfDigest(v.RosterDigest), v.Chain.verdictSuffix())
 	} else {
 		fmt.Fprintf(&b, "%sREPORT NOT VERIFIED: %d of %d checks failed; do not trust this report\n", prefix, len(v.Failed()), len(v.Checks))
 	}
@@ -344,7 +359,8 @@ type verdictJSON struct {
 	NonProduction bool         `json:"non_production"` // made with a TEST attestation root
 	RosterDigest  string       `json:"roster_digest"`  // the pinned roster's SHA-256 hex, "" unless the pin held
 	Fingerprint   string       `json:"vault_fingerprint"`
-	Session       *sessionJSON `json:"session"` // from the report; null if it did not decode; untrusted unless ok
+	Session       *sessionJSON `json:"session"`                // from the report; null if it did not decode; untrusted unless ok
+	RosterChain   *ChainInfo   `json:"roster_chain,omitempty"` // which roster version signed and which was pinned (rekeyed vaults only)
 	Checks        []checkJSON  `json:"checks"`
 	Failed        []string     `json:"failed"` // names of the failed checks
 	Warnings      []string     `json:"warnings"`
@@ -366,11 +382,13 @@ type checkJSON struct {
 
 // MarshalJSON encodes the verdict as one object: format, ok, verdict,
 // non_production, roster_digest, vault_fingerprint, session (id, mode,
-// outcome, custodians, must_rotate), checks [{name, ok, detail}] in the
+// outcome, custodians, must_rotate), roster_chain (only when a chain was
+// followed: signed_under, signed_under_fingerprint, pinned_version,
+// pinned_fingerprint, vault_version, versions), checks [{name, ok, detail}] in the
 // order of Print, failed and warnings.
 func (v *Verdict) MarshalJSON() ([]byte, error) {
 	out := verdictJSON{Format: VerdictFormat, OK: v.OK(), Verdict: "not verified", NonProduction: v.NonProduction,
-		RosterDigest: v.RosterDigest, Fingerprint: vault.FingerprintOfDigest(v.RosterDigest),
+		RosterDigest: v.RosterDigest, Fingerprint: vault.FingerprintOfDigest(v.RosterDigest), RosterChain: v.Chain,
 		Checks: []checkJSON{}, Failed: []string{}, Warnings: slices.Clone(v.Warnings)}
 	if out.OK {
 		out.Verdict = "verified"

@@ -46,57 +46,6 @@ func attestSigner(chain []*x509.Certificate, opts VerifyOptions) (uint32, string
 // missing or did not verify.
 var errNotPinned = errors.New("not checked: no verified pinned roster (see the pinned roster check)")
 
-// pinRoster checks the report's embedded roster against opts.Pin and
-// returns it, verified, or nil (after adding the failed checks).
-func (v *Verdict) pinRoster(rep *Report, opts VerifyOptions) *vault.Roster {
-	vopts := vault.VerifyOptions{Trust: opts.Trust}
-	pin := opts.Pin
-	if pin.Fingerprint == "" && pin.Vault == nil {
-		v.add("pinned roster", ErrNoPin, "")
-		return nil
-	}
-	var fp string
-	if pin.Fingerprint != "" {
-		var err error
-		if fp, err = vault.ParsePin(pin.Fingerprint); err != nil {
-			v.add("pinned roster", err, "")
-			return nil
-		}
-	}
-	vaultOK := true
-	if pin.Vault != nil {
-		err := pin.Vault.VerifyRoster(vopts)
-		if err == nil && fp != "" && !vault.PinMatches(pin.Vault.RosterDigestHex(), fp) {
-			err = fmt.Errorf("the vault file's roster is %s, not the pinned fingerprint %s: this is not the pinned vault",
-				pin.Vault.ComputeFingerprint(), pin.Fingerprint)
-		}
-		vaultOK = v.add("pinned vault", err, fmt.Sprintf("vault %s: every roster signature and key attestation verified by vault.VerifyRoster", pin.Vault.ComputeFingerprint()))
-	}
-	r, err := vault.VerifyRosterRecord(rep.Roster, vopts)
-	detail := ""
-	if err == nil {
-		detail = fmt.Sprintf("%d custodians, threshold %d; every roster signature and key attestation verified by vault.VerifyRoster", len(r.Custodians), r.Policy.Threshold)
-	}
-	recOK := v.add("embedded roster", err, detail)
-	got := rep.Roster.Digest
-	var perr error
-	switch {
-	case pin.Vault != nil && got != pin.Vault.RosterDigestHex():
-		perr = fmt.Errorf("the report was signed under roster %s, the given vault's roster is %s: the report is for another vault or its roster was changed",
-			orUnknown(vault.FingerprintOfDigest(got)), pin.Vault.ComputeFingerprint())
-	case fp != "" && !vault.PinMatches(got, fp):
-		perr = fmt.Errorf("the report was signed under roster %s, the pinned fingerprint is %s: the report is for another vault or its roster was changed",
-			orUnknown(vault.FingerprintOfDigest(got)), pin.Fingerprint)
-	case rep.VaultFingerprint != vault.FingerprintOfDigest(got):
-		perr = fmt.Errorf("the journal records vault %q but the embedded roster is %s", rep.VaultFingerprint, orUnknown(vault.FingerprintOfDigest(got)))
-	}
-	if !v.add("pinned roster", perr, "roster digest "+got+" is the pinned one") || !vaultOK || !recOK {
-		return nil
-	}
-	v.RosterDigest = got
-	return r
-}
-
 func orUnknown(fp string) string {
 	if fp == "" {
 		return "(not a roster digest)"

@@ -66,8 +66,13 @@ func (s *Service) checkVault(c *checks) {
 	if err := v.VerifyRoster(s.cfg.Trust); err != nil {
 		c.add("vault roster signatures", ui.Fail, fmt.Sprintf("%s: %v — do not use this vault; get the signed copy from the security team", s.cfg.VaultPath, err))
 	} else {
-		c.add("vault roster signatures", ui.Pass, fmt.Sprintf("fingerprint %s — compare with the custodian card; %d-of-%d, signed by every custodian",
-			v.Fingerprint(), v.Roster.Policy.Threshold, len(v.Roster.Custodians)))
+		detail := fmt.Sprintf("fingerprint %s — compare with the custodian card; %d-of-%d, signed by every custodian",
+			v.Fingerprint(), v.Roster.Policy.Threshold, len(v.Roster.Custodians))
+		if prev, ok := v.Previous(); ok {
+			detail += fmt.Sprintf("; roster version %d, rekeyed on %s from %s (endorsed by a quorum of it)",
+				v.Roster.Number(), v.Roster.Created.UTC().Format("2006-01-02"), prev.ComputeFingerprint())
+		}
+		c.add("vault roster signatures", ui.Pass, detail)
 	}
 	if s.cfg.TestRoot {
 		c.add("attestation root", ui.Warn, "TEST attestation root given by --attestation-root: keys are NOT proven genuine YubiKeys; the report will say non-production")

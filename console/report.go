@@ -147,6 +147,9 @@ func (s *Service) buildPayloadLocked() ([]byte, error) {
 	// The roster the session ran under, exactly as the custodians signed
 	// it: what an auditor checks against the pinned fingerprint.
 	r.Roster = s.vault.RosterRecord()
+	// Every earlier roster version, so an auditor who pinned the
+	// fingerprint of an earlier version can walk to this one.
+	r.RosterChain = s.vault.Chain
 	return audit.MarshalPayload(r)
 }
 

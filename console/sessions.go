@@ -216,7 +216,7 @@ func needsJournalKey(p session.Phase) bool {
 // begin creates a new session's journal, records the station and the
 // process guards in it and starts the session.
 func (s *Service) begin() error {
-	id := newSessionID(s.cfg.Now())
+	id := NewSessionID(s.cfg.Now())
 	station := audit.StationData{BinaryVersion: s.cfg.Binary.Version, BinarySHA256: s.cfg.Binary.SHA256,
 		VaultFingerprint: s.vault.Fingerprint(), AttestationRoot: s.cfg.AttestationRoot}
 	j, err := audit.Create(filepath.Join(s.cfg.StateDir, id+".journal"), id, station, audit.Config{})
@@ -267,8 +267,9 @@ func resumeStart(sess *session.Session) ui.Start {
 	return ui.StartPreflight
 }
 
-// newSessionID names a session started at now: UTC time and 6 random hex digits.
-func newSessionID(now time.Time) string {
+// NewSessionID names a session started at now: UTC time and 6 random hex
+// digits (a console session, or a "vault rekey" one).
+func NewSessionID(now time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])

@@ -31,6 +31,8 @@ const (
 	EventReviewRecorded  = "review.recorded"
 	EventAnnounceCode    = "announce.recorded"
 	EventReportUnchecked = "report.not_verified" // a stored report that no longer verifies
+	EventVaultRekeyed    = "vault.rekeyed"       // a rekey session wrote the next roster version
+	EventReviewerAdded   = "reviewer.enrolled"   // a reviewer's YubiKey may sign reviews
 )
 
 // Event is one exported line. Every field is always present ("" or false
@@ -39,9 +41,9 @@ type Event struct {
 	Schema   string `json:"schema"` // EventSchema
 	Time     string `json:"time"`   // when it happened (RFC 3339 UTC)
 	Event    string `json:"event"`
-	Vault    string `json:"vault"`   // vault fingerprint
+	Vault    string `json:"vault"`   // vault fingerprint (its first roster version's, after rekeys)
 	Session  string `json:"session"` // session id
-	Mode     string `json:"mode"`    // "live" or "drill" for session events
+	Mode     string `json:"mode"`    // "live", "drill" or "rekey" for session events
 	Actor    string `json:"actor"`   // operator, reviewer, on-call who received a code
 	Secret   string `json:"secret"`  // credential name, never its value
 	Step     string `json:"step"`
@@ -72,8 +74,11 @@ func (l *Ledger) Export(w io.Writer) error {
 		case TypeReview:
 			var d ReviewData
 			err = json.Unmarshal(e.Data, &d)
-			evs = []Event{{Time: e.Time, Event: EventReviewRecorded, Vault: l.vaultOf(s, d.Session), Session: d.Session, Actor: d.Reviewer,
-				Detail: d.Decision + ": " + d.Note + " (unsigned review)"}}
+			evs = []Event{l.reviewEvent(e, d, s)}
+		case TypeReviewer:
+			var d ReviewerData
+			err = json.Unmarshal(e.Data, &d)
+			evs = []Event{l.reviewerEvent(e, d)}
 		case TypeAnnounce:
 			var d AnnounceData
 			err = json.Unmarshal(e.Data, &d)
@@ -92,10 +97,44 @@ func (l *Ledger) Export(w io.Writer) error {
 	return nil
 }
 
+// reviewEvent is a review; Verified says a signed review's signature
+// verified now (always false for an unsigned review).
+func (l *Ledger) reviewEvent(e Entry, d ReviewData, s *ledgerState) Event {
+	ev := Event{Time: e.Time, Event: EventReviewRecorded, Vault: l.vaultOf(s, d.Session), Session: d.Session, Actor: d.Reviewer}
+	switch {
+	case !d.Signed:
+		ev.Detail = d.Decision + ": " + d.Note + " (" + FlagUnsigned + ")"
+		return ev
+	}
+	report := ""
+	for _, r := range s.reports {
+		if r.data.Session == d.Session {
+			report = r.data.Object
+		}
+	}
+	if _, err := l.verifyReview(e.Seq, d, report); err != nil {
+		ev.Detail = fmt.Sprintf("%s: %s (%s: %v)", d.Decision, d.Note, FlagBadSignature, err)
+		return ev
+	}
+	ev.Verified = true
+	ev.Detail = fmt.Sprintf("%s: %s (signed by %s on YubiKey %d)", d.Decision, d.Note, d.ReviewerID, d.Serial)
+	return ev
+}
+
+// reviewerEvent is a reviewer enrolment, verified again now.
+func (l *Ledger) reviewerEvent(e Entry, d ReviewerData) Event {
+	ev := Event{Time: e.Time, Event: EventReviewerAdded, Actor: d.Name, Detail: fmt.Sprintf("reviewer %s, YubiKeys %v", d.ID, d.Serials)}
+	rs, _ := l.reviewers(e.Seq + 1)
+	for _, r := range rs {
+		ev.Verified = ev.Verified || r.entry == e.Seq
+	}
+	return ev
+}
+
 func (l *Ledger) vaultOf(s *ledgerState, session string) string {
 	for _, r := range s.reports {
 		if r.data.Session == session {
-			return r.data.Fingerprint
+			return r.data.vaultKey()
 		}
 	}
 	return ""
@@ -113,25 +152,29 @@ func (l *Ledger) vaultEvents(e Entry, seals map[string]map[string]string, pins m
 		p, err = l.verifyVault(raw)
 	}
 	ok := err == nil
-	if ok {
-		pins[d.Fingerprint] = p
+	k := d.vaultKey()
+	if ok && (pins[k] == nil || d.version() >= pins[k].data.version()) {
+		pins[k] = p
 	}
-	evs := []Event{{Time: e.Time, Event: EventVaultImported, Vault: d.Fingerprint, Verified: ok,
+	evs := []Event{{Time: e.Time, Event: EventVaultImported, Vault: k, Verified: ok,
 		Detail: fmt.Sprintf("%d of %d custodians, roster %s", d.Threshold, d.Custodians, d.RosterDigest)}}
-	if seals[d.Fingerprint] == nil {
-		seals[d.Fingerprint] = map[string]string{}
+	if d.version() > 1 {
+		evs[0].Detail += fmt.Sprintf(" (roster version %d, fingerprint %s)", d.version(), d.Fingerprint)
+	}
+	if seals[k] == nil {
+		seals[k] = map[string]string{}
 	}
 	for _, r := range d.Seals {
-		prev, seen := seals[d.Fingerprint][r.Name]
+		prev, seen := seals[k][r.Name]
 		if seen && r.SealedAt <= prev {
 			continue
 		}
-		seals[d.Fingerprint][r.Name] = r.SealedAt
+		seals[k][r.Name] = r.SealedAt
 		detail := fmt.Sprintf("%s, rotations %d, unattributed seal record", r.Kind, r.Rotations)
 		if r.Attributed {
 			detail = fmt.Sprintf("%s, version %d sealed by %s, record %s", r.Kind, r.Version, r.SealedBy, r.Record)
 		}
-		ev := Event{Time: r.SealedAt, Event: EventSecretSealed, Vault: d.Fingerprint, Secret: r.Name, Verified: ok, Detail: detail}
+		ev := Event{Time: r.SealedAt, Event: EventSecretSealed, Vault: k, Secret: r.Name, Verified: ok, Detail: detail}
 		if seen || r.PreviousSealedAt != "" {
 			ev.Event = EventSecretRotated
 		}
@@ -146,12 +189,12 @@ func (l *Ledger) reportEvents(e Entry, s *ledgerState, pins map[string]*pinned) 
 	if err := json.Unmarshal(e.Data, &d); err != nil {
 		return nil, err
 	}
-	sr := l.session(reportRef{e.Seq, d}, pins[d.Fingerprint], s)
+	sr := l.session(reportRef{e.Seq, d}, pins[d.vaultKey()], s)
 	if !sr.Verified {
-		return []Event{{Time: e.Time, Event: EventReportUnchecked, Vault: d.Fingerprint, Session: d.Session, Mode: d.Mode,
+		return []Event{{Time: e.Time, Event: EventReportUnchecked, Vault: d.vaultKey(), Session: d.Session, Mode: d.Mode,
 			Detail: fmt.Sprint(sr.Failed)}}, nil
 	}
-	base := Event{Vault: d.Fingerprint, Session: sr.ID, Mode: sr.Mode, Verified: true}
+	base := Event{Vault: d.vaultKey(), Session: sr.ID, Mode: sr.Mode, Verified: true}
 	with := func(time, event, actor, secret, step, detail string) Event {
 		ev := base
 		ev.Time, ev.Event, ev.Actor, ev.Secret, ev.Step, ev.Detail = time, event, actor, secret, step, detail
@@ -173,6 +216,9 @@ func (l *Ledger) reportEvents(e Entry, s *ledgerState, pins map[string]*pinned) 
 			version = "sealed " + rv.SealedAt
 		}
 		evs = append(evs, with(rv.Time, ev, sr.Operator, rv.Name, rv.Step, version))
+	}
+	if k := sr.Rekey; k != nil {
+		evs = append(evs, with(sr.report.Rekey.Time, EventVaultRekeyed, sr.Operator, "", "", k.Summary()))
 	}
 	for _, st := range sr.report.Timeline {
 		if st.Event == "skipped" {

@@ -51,9 +51,15 @@ type VaultData struct {
 	Object        string `json:"object"`
 	Fingerprint   string `json:"fingerprint"`
 	RosterDigest  string `json:"roster_digest"`  // hex SHA-256 of the canonical roster
-	RosterCreated string `json:"roster_created"` // the roster's creation time; there is no roster version before rekey exists
+	RosterCreated string `json:"roster_created"` // the roster version's creation time
 	Threshold     int    `json:"threshold"`
 	Custodians    int    `json:"custodians"`
+	// RosterVersion is the roster's number in its chain (absent: 1). Root
+	// is the fingerprint of the chain's first version and Versions every
+	// version's hex digest, oldest first; both absent for a first roster.
+	RosterVersion int      `json:"roster_version,omitempty"`
+	Root          string   `json:"root_fingerprint,omitempty"`
+	Versions      []string `json:"roster_versions,omitempty"`
 	// Seals are the vault's seal records as seen in this copy.
 	Seals []SealRecord `json:"seals"`
 }
@@ -94,10 +100,15 @@ func sealRecords(v *vault.Vault) []SealRecord {
 // ReportData is the data of a report.imported entry: an index of what the
 // verified report says; status re-reads the report itself.
 type ReportData struct {
-	Object        string `json:"object"`
-	Session       string `json:"session"`
-	Mode          string `json:"mode"`
-	Fingerprint   string `json:"fingerprint"` // the vault's
+	Object      string `json:"object"`
+	Session     string `json:"session"`
+	Mode        string `json:"mode"`
+	Fingerprint string `json:"fingerprint"` // the vault's, as the report records it: the roster version it was signed under
+	// Vault is the fingerprint of the first roster version of the vault's
+	// chain, which the ledger keys the vault by; absent when it is
+	// Fingerprint. RosterVersion is the version signed under (absent: 1).
+	Vault         string `json:"vault,omitempty"`
+	RosterVersion int    `json:"roster_version,omitempty"`
 	Started       string `json:"started"`
 	Ended         string `json:"ended"`
 	NonProduction bool   `json:"non_production"`
@@ -122,15 +133,18 @@ func (l *Ledger) verifyVault(raw []byte) (*pinned, error) {
 		return nil, err
 	}
 	d := v.RosterDigest()
-	return &pinned{v: v, raw: raw, data: VaultData{
+	p := &pinned{v: v, raw: raw, data: VaultData{
 		Object: sha256Hex(raw), Fingerprint: v.Fingerprint(), RosterDigest: hex.EncodeToString(d[:]),
 		RosterCreated: v.Roster.Created.UTC().Format(time.RFC3339), Threshold: v.Roster.Policy.Threshold,
 		Custodians: len(v.Roster.Custodians), Seals: sealRecords(v),
-	}}, nil
+	}}
+	chainOf(v, &p.data)
+	return p, nil
 }
 
-// ImportVault verifies a vault file completely and records it with its
-// roster and seal records. A copy already in the ledger is refused.
+// ImportVault verifies a vault file completely (its whole roster chain)
+// and records it with its roster version and seal records, under the vault
+// its chain begins with. A copy already in the ledger is refused.
 func (l *Ledger) ImportVault(raw []byte) (VaultData, error) {
 	p, err := l.verifyVault(raw)
 	if err != nil {
@@ -190,7 +204,10 @@ func (l *Ledger) resolvePin(pin Pin) (*pinned, error) {
 			return nil, err
 		}
 	}
-	if fp != "" && !matchesFingerprint(p.data, fp) {
+	if fp != "" && !p.data.holds(fp) {
+		if p.data.version() > 1 {
+			return nil, fmt.Errorf("the vault file's fingerprint is %s (roster version %d) and no version of its roster chain is the pinned %s: this is not the vault you pinned", p.data.Fingerprint, p.data.version(), fp)
+		}
 		return nil, fmt.Errorf("the vault file's fingerprint is %s, not the pinned %s: this is not the vault you pinned", p.data.Fingerprint, fp)
 	}
 	return p, nil
@@ -204,17 +221,27 @@ func matchesFingerprint(d VaultData, fp string) bool {
 	return pin != "" && (pin == strings.ToLower(clean.Replace(d.Fingerprint)) || pin == strings.ToLower(d.RosterDigest))
 }
 
-// vaultByFingerprint loads and re-verifies the newest imported vault with fp.
+// vaultByFingerprint loads and re-verifies the newest imported vault whose
+// roster chain holds fp: the highest roster version, the latest imported
+// among equals.
 func (l *Ledger) vaultByFingerprint(fp string) (*pinned, error) {
+	var best *Entry
+	var bd VaultData
 	for i := len(l.entries) - 1; i >= 0; i-- {
 		e := l.entries[i]
 		if e.Type != TypeVaultImported {
 			continue
 		}
 		var d VaultData
-		if err := json.Unmarshal(e.Data, &d); err != nil || !matchesFingerprint(d, fp) {
+		if err := json.Unmarshal(e.Data, &d); err != nil || !d.holds(fp) {
 			continue
 		}
+		if best == nil || d.version() > bd.version() {
+			best, bd = &l.entries[i], d
+		}
+	}
+	if best != nil {
+		e, d := *best, bd
 		raw, err := l.object(d.Object)
 		if err != nil {
 			return nil, err
@@ -231,8 +258,8 @@ func (l *Ledger) vaultByFingerprint(fp string) (*pinned, error) {
 
 // reportOptions is the one place that turns a pinned vault into audit's
 // verification options: the vault is audit's pin (verified completely,
-// and the report's embedded roster digest must equal its digest, which is
-// also the fingerprint the ledger pinned).
+// its whole roster chain; the report's embedded roster must be one of its
+// versions, and its signers enrolled in that version).
 func (l *Ledger) reportOptions(v *vault.Vault) (audit.VerifyOptions, error) {
 	opts := l.cfg.Trust.Report
 	opts.Pin = audit.Pin{Vault: v, Fingerprint: v.Fingerprint()}
@@ -246,11 +273,14 @@ func (l *Ledger) verifyReport(jws []byte, p *pinned) (*audit.Verdict, error) {
 		return nil, err
 	}
 	verdict, verr := audit.VerifyReport(jws, opts)
-	if verdict != nil && verdict.Report != nil && verdict.Report.VaultFingerprint != p.data.Fingerprint {
+	if verdict != nil && verdict.Report != nil && !p.data.holds(verdict.Report.VaultFingerprint) && !sameChain(p.data, verdict.Report) {
+		if p.data.version() > 1 {
+			return verdict, fmt.Errorf("%w: it was made with vault %s, which is none of the roster versions 1 to %d of the pinned vault %s", ErrForeign, verdict.Report.VaultFingerprint, p.data.version(), p.data.vaultKey())
+		}
 		return verdict, fmt.Errorf("%w: it was made with vault %s, the pinned vault is %s", ErrForeign, verdict.Report.VaultFingerprint, p.data.Fingerprint)
 	}
 	if verr != nil {
-		return verdict, fmt.Errorf("%w: %v", ErrNotVerified, verr)
+		return verdict, fmt.Errorf("%w: %v%s", ErrNotVerified, verr, chainFailures(verdict))
 	}
 	return verdict, nil
 }
@@ -294,6 +324,12 @@ func (l *Ledger) ImportReport(name string, jws []byte, pin Pin) (ReportData, err
 	d := ReportData{Object: h, Session: rep.Session.ID, Mode: rep.Session.Mode, Fingerprint: rep.VaultFingerprint,
 		Started: rep.Session.Started, Ended: rep.Session.Ended, NonProduction: verdict.NonProduction,
 		AnnounceCode: string(CodeOf(rep))}
+	if k := p.data.vaultKey(); k != d.Fingerprint {
+		d.Vault = k
+	}
+	if n := rosterVersion(verdict); n > 1 {
+		d.RosterVersion = n
+	}
 	if err := l.record(TypeReportImported, h, jws, d); err != nil {
 		return ReportData{}, err
 	}

@@ -25,6 +25,7 @@ const (
 	TypeReportImported = "report.imported"   // ReportData
 	TypeReview         = "review.recorded"   // ReviewData
 	TypeAnnounce       = "announce.recorded" // AnnounceData
+	TypeReviewer       = "reviewer.enrolled" // ReviewerData
 )
 
 // Entry is one line of the index, ledger.jsonl. Field order is the canonical

@@ -166,6 +166,7 @@ func objectRef(e Entry) (hash, what string) {
 		Object  string `json:"object"`
 		Session string `json:"session"`
 		Finger  string `json:"fingerprint"`
+		ID      string `json:"id"`
 	}
 	if json.Unmarshal(e.Data, &d) != nil || d.Object == "" {
 		return "", ""
@@ -175,6 +176,8 @@ func objectRef(e Entry) (hash, what string) {
 		return d.Object, fmt.Sprintf("object %s (report of session %s, entry %d)", short(d.Object), d.Session, e.Seq)
 	case TypeVaultImported:
 		return d.Object, fmt.Sprintf("object %s (vault %s, entry %d)", short(d.Object), d.Finger, e.Seq)
+	case TypeReviewer:
+		return d.Object, fmt.Sprintf("object %s (enrolment of reviewer %s, entry %d)", short(d.Object), d.ID, e.Seq)
 	}
 	return "", ""
 }

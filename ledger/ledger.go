@@ -8,7 +8,8 @@
 //	              seq, time, type, data, prev (the previous entry's hash) and
 //	              hash (SHA-256 over a domain line and the entry without hash)
 //	head          {"seq":N,"hash":"…"}: the last entry, so a cut tail is seen
-//	objects/HEX   each imported report (JWS) and vault file, named by its SHA-256
+//	objects/HEX   each imported report (JWS), vault file and reviewer enrolment
+//	              record, named by its SHA-256
 //
 // Contract:
 //   - Every operation first re-checks the whole directory (every entry's
@@ -28,10 +29,22 @@
 //     (StatusFormat) is described by status.schema.json; Export writes one
 //     Event per line (EventSchema), described by export.schema.json. Both
 //     formats only ever gain fields.
-//   - Reviews and announcements are recorded as the auditor states them;
-//     reviews are flagged "unsigned review" (YubiKey-signed reviews are not
-//     built yet). An announce code is checked (internal/announce) before it
-//     is recorded and matched with the code derived from each report.
+//   - A reviewer is enrolled (AddReviewer) from the enrolment record
+//     "breakglass enrol" wrote, its keys' attestations verified with the
+//     same trust as vaults, and stored as an object. A review signed on an
+//     enrolled reviewer's YubiKey (SignedReview) covers a domain-separated
+//     ReviewRecord binding this ledger, the exact report, the key and the
+//     time; a key not enrolled or a signature that does not verify is
+//     refused. Status verifies every signed review again and flags one that
+//     does not verify (the review then does not count); a review recorded
+//     without a key (Review) is the auditor's statement, flagged "unsigned
+//     review".
+//   - Announcements are recorded as the on-call states them. An announce
+//     code is checked (internal/announce) before it is recorded and matched
+//     with the code derived from each report.
+//   - Status is computed as of the configured clock (Config.Now), so an
+//     auditor may ask what is open as of another time (status --now); the
+//     commands that write entries always run on the real clock.
 //   - Nothing here holds a secret: reports and vault files carry names and
 //     ciphertexts only.
 package ledger

@@ -18,7 +18,7 @@ func (l *Ledger) session(r reportRef, p *pinned, s *ledgerState) *sessionRecord 
 	sr := &sessionRecord{Session: Session{ID: r.data.Session, Entry: r.entry, Mode: r.data.Mode, Started: r.data.Started,
 		Ended: r.data.Ended, AnnounceCode: formatCode(r.data.AnnounceCode), Custodians: []SessionSigner{}, Revealed: []Reveal{}, Failed: []string{}}}
 	if rv, ok := s.reviews[r.data.Session]; ok {
-		sr.Review = &rv
+		sr.Review = l.reviewStatus(rv, r.data.Object)
 	}
 	var verdict *audit.Verdict
 	raw, err := l.object(r.data.Object)
@@ -47,6 +47,7 @@ func (l *Ledger) session(r reportRef, p *pinned, s *ledgerState) *sessionRecord 
 	sr.Mode, sr.Started, sr.Ended, sr.Outcome, sr.AbortReason = ses.Mode, ses.Started, ses.Ended, ses.Outcome, ses.AbortReason
 	sr.Operator, sr.Ticket, sr.WhatBroke = ses.Operator, ses.Ticket, ses.WhatBroke
 	sr.AnnounceCode = CodeOf(rep).String()
+	sr.RosterVersion, sr.Rekey = rosterVersion(verdict), rekeyStatus(rep)
 	for _, c := range rep.Custodians {
 		sr.Custodians = append(sr.Custodians, SessionSigner{c.ID, c.Name, c.Serial})
 	}
@@ -54,6 +55,24 @@ func (l *Ledger) session(r reportRef, p *pinned, s *ledgerState) *sessionRecord 
 		sr.Revealed = append(sr.Revealed, Reveal{Name: x.Name, Step: x.Step, Mode: x.Mode, Time: x.Time, SealedAt: x.SealedAt})
 	}
 	return sr
+}
+
+// reviewStatus describes a session's latest review, verifying its
+// signature (if any) again now.
+func (l *Ledger) reviewStatus(rv reviewRef, report string) *ReviewStatus {
+	d := rv.data
+	st := &ReviewStatus{Entry: rv.entry, Time: rv.time, Reviewer: d.Reviewer, Decision: d.Decision, Note: d.Note}
+	if !d.Signed {
+		st.Flag = FlagUnsigned
+		return st
+	}
+	r, err := l.verifyReview(rv.entry, d, report)
+	if err != nil {
+		st.Flag, st.Problem = FlagBadSignature, err.Error()
+		return st
+	}
+	st.Signed, st.SignedBy = true, &Reviewer{ID: r.c.ID, Name: r.c.Name, Serials: []uint32{d.Serial}, Entry: r.entry}
+	return st
 }
 
 // markRotations sets RotatedAt of each shown credential: the first seal of
@@ -103,6 +122,9 @@ func sessionItems(fp string, sr *sessionRecord, s *ledgerState, matched map[stri
 		}
 	}
 	switch {
+	case sr.Review != nil && sr.Review.Flag == FlagBadSignature:
+		add(OpenBadReview, "", sr.Review.Time, "the review of session %s (entry %d) claims a signature that does not verify: %s", sr.ID, sr.Review.Entry, sr.Review.Problem)
+		add(OpenUnreviewed, "", sr.Ended, "session %s has no review that verifies", sr.ID)
 	case sr.Review == nil:
 		add(OpenUnreviewed, "", sr.Ended, "session %s has not been reviewed", sr.ID)
 	case sr.Review.Decision == DecisionFollowUp:

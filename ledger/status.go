@@ -27,6 +27,7 @@ type Status struct {
 	Generated string        `json:"generated"` // when this status was computed
 	Ledger    LedgerInfo    `json:"ledger"`
 	Vaults    []VaultStatus `json:"vaults"`     // in order of first import
+	Reviewers []Reviewer    `json:"reviewers"`  // enrolled reviewers whose enrolment verifies now
 	OpenItems []OpenItem    `json:"open_items"` // every open item of every vault, and announcements no report matches
 	Notes     []string      `json:"notes"`      // limits of what could be checked
 }
@@ -37,13 +38,14 @@ type LedgerInfo struct {
 	Head    string `json:"head"` // hash of the last index entry
 }
 
-// VaultStatus is one vault (one roster fingerprint) and its sessions.
+// VaultStatus is one vault and its sessions: every roster version of its
+// chain is the same vault, keyed by the first version's fingerprint.
 type VaultStatus struct {
-	Fingerprint   string       `json:"fingerprint"`
+	Fingerprint   string       `json:"fingerprint"` // of the first roster version (as on the first custodian card)
 	RosterDigest  string       `json:"roster_digest"`
 	Verified      bool         `json:"verified"` // every imported copy verified again now
 	Problem       string       `json:"problem"`  // why not, when not verified
-	Copies        int          `json:"copies"`   // vault files imported with this fingerprint
+	Copies        int          `json:"copies"`   // vault files imported of any roster version
 	Threshold     int          `json:"threshold"`
 	Custodians    int          `json:"custodians"`
 	DrillInterval int          `json:"drill_interval_days"`
@@ -52,13 +54,18 @@ type VaultStatus struct {
 	DrillDue      string       `json:"drill_due"`
 	Seals         []SealRecord `json:"seals"` // newest seal record of each secret seen
 	Sessions      []Session    `json:"sessions"`
+
+	// CurrentFingerprint and RosterVersion are the newest copy's roster
+	// (after a rekey, no longer Fingerprint's).
+	CurrentFingerprint string `json:"current_fingerprint"`
+	RosterVersion      int    `json:"roster_version"`
 }
 
 // Session is one imported report, as re-verified now.
 type Session struct {
 	ID            string          `json:"id"`
 	Entry         uint64          `json:"entry"` // the index entry that imported it
-	Mode          string          `json:"mode"`  // "live" or "drill" (rekey later)
+	Mode          string          `json:"mode"`  // "live", "drill" or "rekey"
 	Started       string          `json:"started"`
 	Ended         string          `json:"ended"`
 	Outcome       string          `json:"outcome"` // "completed" or "aborted"
@@ -74,6 +81,10 @@ type Session struct {
 	Verified      bool            `json:"verified"`
 	NonProduction bool            `json:"non_production"`
 	Failed        []string        `json:"failed"` // failed checks, when not verified
+	// RosterVersion is the roster version the report was signed under (0
+	// when it did not verify); Rekey what a rekey session changed.
+	RosterVersion int          `json:"roster_version"`
+	Rekey         *RekeyStatus `json:"rekey"` // null unless mode rekey
 }
 
 // SessionSigner is a custodian of the session's quorum.
@@ -100,19 +111,43 @@ type ReviewStatus struct {
 	Reviewer string `json:"reviewer"`
 	Decision string `json:"decision"`
 	Note     string `json:"note"`
-	Signed   bool   `json:"signed"` // false: "unsigned review"
+	// Signed is true only when the review's signature verified now with
+	// the attested key of a reviewer enrolled in this ledger (SignedBy).
+	Signed   bool      `json:"signed"`
+	SignedBy *Reviewer `json:"signed_by"` // null unless Signed
+	// Flag is "" for a verified signed review, FlagUnsigned for the
+	// auditor's statement alone, FlagBadSignature when a recorded signature
+	// does not verify (the review then does not count: the session is
+	// open as unreviewed and as review-signature-invalid).
+	Flag    string `json:"flag"`
+	Problem string `json:"problem"` // why the signature does not verify
+}
+
+// Review flags.
+const (
+	FlagUnsigned     = "unsigned review"
+	FlagBadSignature = "review signature does not verify"
+)
+
+// Reviewer is a reviewer enrolled in the ledger (reviewer.enrolled).
+type Reviewer struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Serials []uint32 `json:"serials"`
+	Entry   uint64   `json:"entry"`
 }
 
 // Open item kinds.
 const (
-	OpenUnrotated      = "unrotated"               // a revealed credential no imported vault shows re-sealed since
-	OpenUnreviewed     = "unreviewed"              // a session with no review
-	OpenFollowUp       = "follow-up"               // the latest review asked for a follow-up
-	OpenDrillOverdue   = "drill-overdue"           // no verified drill within the drill interval
-	OpenNoReport       = "announce-without-report" // an announced code no imported report matches
-	OpenNoAnnouncement = "report-without-announce" // a report whose code was never announced
-	OpenRollback       = "rollback"                // a secret version older than one already seen was revealed
-	OpenNotVerified    = "not-verified"            // a stored report or vault no longer verifies
+	OpenUnrotated      = "unrotated"                // a revealed credential no imported vault shows re-sealed since
+	OpenUnreviewed     = "unreviewed"               // a session with no review
+	OpenFollowUp       = "follow-up"                // the latest review asked for a follow-up
+	OpenDrillOverdue   = "drill-overdue"            // no verified drill within the drill interval
+	OpenNoReport       = "announce-without-report"  // an announced code no imported report matches
+	OpenNoAnnouncement = "report-without-announce"  // a report whose code was never announced
+	OpenRollback       = "rollback"                 // a secret version older than one already seen was revealed
+	OpenNotVerified    = "not-verified"             // a stored report, vault or reviewer enrolment no longer verifies
+	OpenBadReview      = "review-signature-invalid" // a signed review whose signature does not verify now
 )
 
 // OpenItem is something an auditor must act on.
@@ -143,7 +178,7 @@ type ledgerState struct {
 	vaults    map[string][]vaultCopy // by fingerprint, import order
 	order     []string               // fingerprints in first-import order
 	reports   []reportRef
-	reviews   map[string]ReviewStatus
+	reviews   map[string]reviewRef
 	announced map[string]announcement // by canonical code
 	codes     []string                // announced codes in order
 }
@@ -158,23 +193,30 @@ type reportRef struct {
 	data  ReportData
 }
 
+type reviewRef struct {
+	entry uint64
+	time  string
+	data  ReviewData
+}
+
 type announcement struct {
 	by, time string
 	entry    uint64
 }
 
 func (l *Ledger) state() (*ledgerState, error) {
-	s := &ledgerState{vaults: map[string][]vaultCopy{}, reviews: map[string]ReviewStatus{}, announced: map[string]announcement{}}
+	s := &ledgerState{vaults: map[string][]vaultCopy{}, reviews: map[string]reviewRef{}, announced: map[string]announcement{}}
 	for _, e := range l.entries {
 		var err error
 		switch e.Type {
 		case TypeVaultImported:
 			var d VaultData
 			if err = json.Unmarshal(e.Data, &d); err == nil {
-				if _, ok := s.vaults[d.Fingerprint]; !ok {
-					s.order = append(s.order, d.Fingerprint)
+				k := d.vaultKey()
+				if _, ok := s.vaults[k]; !ok {
+					s.order = append(s.order, k)
 				}
-				s.vaults[d.Fingerprint] = append(s.vaults[d.Fingerprint], vaultCopy{e.Seq, d})
+				s.vaults[k] = append(s.vaults[k], vaultCopy{e.Seq, d})
 			}
 		case TypeReportImported:
 			var d ReportData
@@ -184,7 +226,7 @@ func (l *Ledger) state() (*ledgerState, error) {
 		case TypeReview:
 			var d ReviewData
 			if err = json.Unmarshal(e.Data, &d); err == nil {
-				s.reviews[d.Session] = ReviewStatus{e.Seq, e.Time, d.Reviewer, d.Decision, d.Note, d.Signed}
+				s.reviews[d.Session] = reviewRef{e.Seq, e.Time, d}
 			}
 		case TypeAnnounce:
 			var d AnnounceData
@@ -210,7 +252,14 @@ func (l *Ledger) Status() (*Status, error) {
 	now := l.cfg.now()
 	seq, head := l.Head()
 	st := &Status{Format: StatusFormat, Generated: now.Format(time.RFC3339), Ledger: LedgerInfo{Entries: int(seq), Head: head},
-		Vaults: []VaultStatus{}, OpenItems: []OpenItem{}, Notes: statusNotes()}
+		Vaults: []VaultStatus{}, Reviewers: []Reviewer{}, OpenItems: []OpenItem{}, Notes: statusNotes()}
+	rs, probs := l.reviewers(0)
+	for _, r := range rs {
+		st.Reviewers = append(st.Reviewers, Reviewer{ID: r.c.ID, Name: r.c.Name, Serials: r.c.Serials(), Entry: r.entry})
+	}
+	for _, p := range probs {
+		st.OpenItems = append(st.OpenItems, OpenItem{Kind: OpenNotVerified, Since: now.Format(time.RFC3339), Detail: p.Error()})
+	}
 	matched := map[string]bool{}
 	for _, fp := range s.order {
 		vs, items := l.vaultStatus(s, fp, now, matched)
@@ -228,10 +277,9 @@ func (l *Ledger) Status() (*Status, error) {
 
 func statusNotes() []string {
 	return []string{
-		"seal records are the vault's unsigned secret entries: attributed (signed, versioned) seal records are not built yet",
-		"reviews are unsigned: a reviewer's YubiKey signature is not built yet",
-		"the console does not yet record the sealed version of a revealed secret, so rollbacks are found only in reports that carry sealed_at",
-		"rekey sessions and roster chains are not built yet: each roster fingerprint is its own vault here",
+		"a seal record is attributed (sealed_by, version) only when its signature verifies against the vault's roster; an unattributed one is listed as such",
+		"a review is signed only when made with --serial on the YubiKey of a reviewer enrolled in this ledger (ledger reviewer add); others are flagged \"unsigned review\"",
+		"rollbacks are found from the sealed version each report records for a reveal (reports from consoles before that was recorded carry none)",
 	}
 }
 
@@ -245,8 +293,9 @@ func formatCode(c string) string {
 // vaultStatus builds one vault's status and open items.
 func (l *Ledger) vaultStatus(s *ledgerState, fp string, now time.Time, matched map[string]bool) (VaultStatus, []OpenItem) {
 	copies := s.vaults[fp]
-	newest := copies[len(copies)-1].data
-	vs := VaultStatus{Fingerprint: fp, RosterDigest: newest.RosterDigest, Copies: len(copies), Threshold: newest.Threshold,
+	newest := newestCopy(copies).data
+	vs := VaultStatus{Fingerprint: fp, RosterDigest: newest.RosterDigest, CurrentFingerprint: newest.Fingerprint, RosterVersion: newest.version(),
+		Copies: len(copies), Threshold: newest.Threshold,
 		Custodians: newest.Custodians, Seals: newestSeals(copies), Sessions: []Session{}}
 	var items []OpenItem
 	p, err := l.reverifyCopies(copies)
@@ -286,7 +335,7 @@ func (l *Ledger) vaultStatus(s *ledgerState, fp string, now time.Time, matched m
 func (l *Ledger) sessions(s *ledgerState, fp string, p *pinned) []*sessionRecord {
 	var refs []reportRef
 	for _, r := range s.reports {
-		if r.data.Fingerprint == fp {
+		if r.data.vaultKey() == fp {
 			refs = append(refs, r)
 		}
 	}
@@ -307,16 +356,21 @@ func (l *Ledger) sessions(s *ledgerState, fp string, p *pinned) []*sessionRecord
 }
 
 // reverifyCopies re-verifies every imported copy of a vault and returns the
-// newest.
+// newest (newestCopy).
 func (l *Ledger) reverifyCopies(copies []vaultCopy) (*pinned, error) {
 	var p *pinned
+	newest := newestCopy(copies).entry
 	for _, c := range copies {
 		raw, err := l.object(c.data.Object)
+		var cp *pinned
 		if err == nil {
-			p, err = l.verifyVault(raw)
+			cp, err = l.verifyVault(raw)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("vault copy of entry %d no longer verifies: %v", c.entry, err)
+		}
+		if c.entry == newest {
+			p = cp
 		}
 	}
 	return p, nil

@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"breakglass/internal/inert"
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
@@ -16,6 +15,7 @@ import (
 	"filippo.io/age/armor"
 
 	"breakglass/internal/atomicfile"
+	"breakglass/internal/inert"
 	"breakglass/vault/pivp256"
 )
 
@@ -94,7 +94,32 @@ func Parse(data []byte) (*Vault, error) {
 	if err := v.validate(); err != nil {
 		return nil, err
 	}
+	// encoding/json matches field names case-insensitively and lets a
+	// repeated key win over the first: a file could then show a reader (or
+	// another tool) a decoy fingerprint, recipient or chain beside the one
+	// verified. A vault is read only in the form breakglass writes it.
+	if err := sameAsWritten(&v, data); err != nil {
+		return nil, err
+	}
 	return &v, nil
+}
+
+// sameAsWritten refuses a vault file whose JSON, whitespace aside, is not
+// exactly what Marshal writes for the vault it decodes to: repeated keys,
+// keys in another case or order, other string escapes.
+func sameAsWritten(v *Vault, data []byte) error {
+	want, err := json.Marshal(v)
+	if err != nil {
+		return fieldErr("file", "cannot be re-encoded: %v", err)
+	}
+	var got bytes.Buffer
+	if err := json.Compact(&got, data); err != nil {
+		return fieldErr("file", "not valid vault JSON: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		return fieldErr("file", "is not in the form breakglass writes (a key repeated, in another case or order, or text escaped differently): it was edited by hand or by another tool; restore it from its backup")
+	}
+	return nil
 }
 
 // Marshal encodes the vault as indented JSON (what Save writes).
@@ -125,6 +150,9 @@ func (v *Vault) validate() error {
 	if err := v.validateSignatures(); err != nil {
 		return err
 	}
+	if err := v.validateChain(); err != nil {
+		return err
+	}
 	if err := v.validateShares(); err != nil {
 		return err
 	}
@@ -143,10 +171,14 @@ func (v *Vault) validateRoster() error {
 	if r.Policy.Threshold < 2 || r.Policy.Threshold > n {
 		return fieldErr("roster.policy.threshold", "is %d; it must be at least 2 and at most the %d custodians", r.Policy.Threshold, n)
 	}
+	if err := r.validateRekeyFields(); err != nil {
+		return err
+	}
 	if d := r.Policy.DrillIntervalDays; d < 0 || d > MaxDrillIntervalDays {
 		return fieldErr("roster.policy.drill_interval_days", "is %d; it must be 1 to %d days (or absent: %d)", d, MaxDrillIntervalDays, DefaultDrillIntervalDays)
 	}
 	ids := map[string]bool{}
+	names := map[string]string{}
 	serials := map[uint32]string{}
 	for i, c := range r.Custodians {
 		f := fmt.Sprintf("roster.custodians[%d]", i)
@@ -157,6 +189,10 @@ func (v *Vault) validateRoster() error {
 			return fieldErr(f+".id", "%q appears twice", c.ID)
 		}
 		ids[c.ID] = true
+		if other, dup := names[nameSkeleton(c.Name)]; dup {
+			return fieldErr(f+".name", "%s is the same name as custodian %q: one person holds one share (a backup key is added to the same custodian, not as a second one)", inert.Line(c.Name), other)
+		}
+		names[nameSkeleton(c.Name)] = c.ID
 		for j, k := range c.Keys {
 			if other, dup := serials[k.Serial]; dup {
 				return fieldErr(fmt.Sprintf("%s.keys[%d].serial", f, j), "YubiKey %d is also enrolled for %q: one key cannot belong to two entries", k.Serial, other)
@@ -177,6 +213,9 @@ func validateCustodian(f string, c Custodian) error {
 	}
 	if !inert.Safe(c.Name) {
 		return fieldErr(f+".name", "%s contains control, bidirectional or invisible characters; a name is shown to custodians and printed on the vault card, so it must be plain text", inert.Line(c.Name))
+	}
+	if mixedScripts(c.Name) {
+		return fieldErr(f+".name", "%s mixes scripts (%s) the way a lookalike of another name does; write the name in one script", inert.Line(c.Name), strings.Join(nameScripts(c.Name), ", "))
 	}
 	if len(c.Keys) == 0 {
 		return fieldErr(f+".keys", "custodian has no YubiKey")

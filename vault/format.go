@@ -41,8 +41,16 @@ type Vault struct {
 	// RecordedFingerprint is ComputeFingerprint at creation; see Fingerprint.
 	RecordedFingerprint string      `json:"fingerprint"`
 	Signatures          []Signature `json:"signatures"`
-	Shares              []Share     `json:"shares"`
-	Secrets             []Secret    `json:"secrets"`
+	// Endorsements are the signatures of a threshold of the previous roster
+	// version's custodians over this roster (RosterDigest), made at the
+	// rekey that replaced it; none for a first roster. See VerifyChain.
+	Endorsements []Signature `json:"endorsements,omitempty"`
+	// Chain is every earlier version of the roster, oldest first, as the
+	// custodians signed it (each with its own endorsements): the signed
+	// history an auditor walks from the fingerprint they pinned.
+	Chain   []RosterRecord `json:"chain,omitempty"`
+	Shares  []Share        `json:"shares"`
+	Secrets []Secret       `json:"secrets"`
 	// Drills are the most recent drills (vault check), newest last. They
 	// are a record for inspect, not a proof: the signed drill reports are.
 	Drills []Drill `json:"drills,omitempty"`
@@ -88,6 +96,51 @@ type Roster struct {
 	Created    time.Time   `json:"created"`
 	Policy     Policy      `json:"policy"`
 	Custodians []Custodian `json:"custodians"`
+	// Version is 2, 3, … for a roster made by a rekey; absent (0) for the
+	// first roster, whose canonical bytes are then what they always were.
+	// See Number.
+	Version int `json:"version,omitempty"`
+	// Previous is the hex RosterDigest of the version this one replaced.
+	Previous string `json:"previous,omitempty"`
+	// Change says what the rekey that made this version changed.
+	Change *RosterChange `json:"change,omitempty"`
+	// Carried vouches, for each secret whose signed seal was made under an
+	// earlier version, that the vault's current ciphertext is that sealed
+	// value re-encrypted (or kept) by the rekey. See VerifySeal.
+	Carried []CarriedSeal `json:"carried,omitempty"`
+}
+
+// Number is the roster's version number: 1 for a first roster.
+func (r Roster) Number() int { return max(r.Version, 1) }
+
+// RosterChange is what a rekey changed, signed with the new roster.
+type RosterChange struct {
+	Reason        string   `json:"reason,omitempty"`  // why, as the custodians gave it
+	Added         []string `json:"added,omitempty"`   // custodian ids
+	Removed       []string `json:"removed,omitempty"` // custodian ids
+	KeysAdded     []uint32 `json:"keys_added,omitempty"`
+	KeysRemoved   []uint32 `json:"keys_removed,omitempty"`
+	ThresholdFrom int      `json:"threshold_from"`
+	ThresholdTo   int      `json:"threshold_to"`
+	// Identity is IdentityNew (a new vault key; every secret re-encrypted,
+	// so old shares open nothing in this version) or IdentityReshared
+	// (the same vault key split into fresh shares).
+	Identity string `json:"identity"`
+}
+
+// Rekey identities (RosterChange.Identity).
+const (
+	IdentityNew      = "new"
+	IdentityReshared = "reshared"
+)
+
+// CarriedSeal is one secret carried across a rekey: the signed seal record
+// (by its hex SealDigest) still attributes the value now stored as the
+// ciphertext with hex SHA-256 Ciphertext.
+type CarriedSeal struct {
+	Name       string `json:"name"`
+	Seal       string `json:"seal"`
+	Ciphertext string `json:"ciphertext_sha256"`
 }
 
 // Policy is the quorum rule: Threshold of Custodians (N) must present a

@@ -23,6 +23,9 @@ type RosterRecord struct {
 	Canonical  []byte      `json:"canonical"` // CanonicalRoster, base64 in JSON
 	Digest     string      `json:"digest"`    // lower-case hex SHA-256 of Canonical
 	Signatures []Signature `json:"signatures"`
+	// Endorsements are the previous version's signatures over Digest (see
+	// Vault.Endorsements); absent for a first roster.
+	Endorsements []Signature `json:"endorsements,omitempty"`
 }
 
 // ErrRosterRecord: a roster record is malformed, its digest does not match
@@ -39,7 +42,7 @@ func (v *Vault) RosterRecord() RosterRecord {
 	if sigs == nil {
 		sigs = []Signature{}
 	}
-	return RosterRecord{Canonical: c, Digest: DigestHex(c), Signatures: sigs}
+	return RosterRecord{Canonical: c, Digest: DigestHex(c), Signatures: sigs, Endorsements: slices.Clone(v.Endorsements)}
 }
 
 // RosterDigestHex is RosterDigest as lower-case hex: the full value an
@@ -100,6 +103,20 @@ func PinMatches(digest, pin string) bool {
 // policy. It does not compare the record with any pin: the caller does that
 // with Digest. It returns the verified roster.
 func VerifyRosterRecord(rec RosterRecord, opts VerifyOptions) (*Roster, error) {
+	v, err := parseRosterRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.verifyOwnRoster(opts); err != nil {
+		return nil, err
+	}
+	return &v.Roster, nil
+}
+
+// parseRosterRecord is VerifyRosterRecord without the cryptography: the
+// record decoded into a vault holding only its roster, recipient and
+// signatures, every structural check made.
+func parseRosterRecord(rec RosterRecord) (*Vault, error) {
 	if len(rec.Canonical) == 0 || len(rec.Canonical) > maxRosterRecord {
 		return nil, fmt.Errorf("%w: canonical roster is empty or larger than %d bytes", ErrRosterRecord, maxRosterRecord)
 	}
@@ -122,7 +139,8 @@ func VerifyRosterRecord(rec RosterRecord, opts VerifyOptions) (*Roster, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: canonical roster: trailing data", ErrRosterRecord)
 	}
-	v := &Vault{Format: FormatName, Version: FormatVersion, Roster: c.Roster, Recipient: c.Recipient, Signatures: rec.Signatures}
+	v := &Vault{Format: FormatName, Version: FormatVersion, Roster: c.Roster, Recipient: c.Recipient,
+		Signatures: rec.Signatures, Endorsements: rec.Endorsements}
 	if !bytes.Equal(v.CanonicalRoster(), rec.Canonical) {
 		return nil, fmt.Errorf("%w: canonical roster is not in canonical encoding", ErrRosterRecord)
 	}
@@ -135,8 +153,8 @@ func VerifyRosterRecord(rec RosterRecord, opts VerifyOptions) (*Roster, error) {
 	if err := v.validateSignatures(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRosterRecord, err)
 	}
-	if err := v.VerifyRoster(opts); err != nil {
-		return nil, err
+	if len(rec.Endorsements) > maxEndorsements {
+		return nil, fmt.Errorf("%w: %d endorsements, more than %d", ErrRosterRecord, len(rec.Endorsements), maxEndorsements)
 	}
-	return &v.Roster, nil
+	return v, nil
 }

@@ -112,11 +112,18 @@ type Attribution struct {
 	Sealer   Custodian
 	Serial   uint32
 	Digest   string // hex SealDigest of the current record
+	// SealedUnder is the earlier roster version the value was sealed under
+	// and a rekey carried; 0 when sealed under the roster in use.
+	SealedUnder int
 }
 
 // String is "sealed by NAME on DATE, version N".
 func (a Attribution) String() string {
-	return fmt.Sprintf("sealed by %s on %s, version %d", a.Sealer.Name, a.SealedAt.UTC().Format("2006-01-02 15:04 UTC"), a.Version)
+	s := fmt.Sprintf("sealed by %s on %s, version %d", a.Sealer.Name, a.SealedAt.UTC().Format("2006-01-02 15:04 UTC"), a.Version)
+	if a.SealedUnder > 0 {
+		s += fmt.Sprintf(" (under roster version %d, carried by rekey)", a.SealedUnder)
+	}
+	return s
 }
 
 // SealError says which secret's seal does not verify, why, and what to do.
@@ -156,21 +163,35 @@ func (v *Vault) VerifySeal(name string) (Attribution, error) {
 	}
 	r := s.Seal.Record
 	roster := v.RosterDigest()
+	// signers is the roster the record was sealed under: this one, or an
+	// earlier version of the chain whose seal a rekey carried (the roster
+	// in use, signed by all its custodians and endorsed by a quorum of the
+	// one before, vouches that the stored ciphertext is that sealed value).
+	signers, ciphertext, carriedFrom := v, r.Ciphertext, 0
+	if r.Roster != hex.EncodeToString(roster[:]) {
+		c, ok := v.Roster.carried(s.Name)
+		old, found := v.versionRoster(r.Roster)
+		switch {
+		case !ok || !found:
+			return Attribution{}, sealBroken(name, "the record was sealed into another vault (roster digest differs)")
+		case c.Seal != SealDigest(r):
+			return Attribution{}, sealBroken(name, "the rekey carried another seal record than the vault holds")
+		}
+		signers, ciphertext, carriedFrom = old, c.Ciphertext, old.Roster.Number()
+	}
 	switch {
 	case r.Name != s.Name:
 		return Attribution{}, sealBroken(name, "the record is for secret %q", r.Name)
 	case r.Kind != s.Kind:
 		return Attribution{}, sealBroken(name, "the record says kind %q but the vault says %q", r.Kind, s.Kind)
-	case r.Roster != hex.EncodeToString(roster[:]):
-		return Attribution{}, sealBroken(name, "the record was sealed into another vault (roster digest differs)")
-	case r.Ciphertext != ciphertextDigest(s.Age):
+	case ciphertext != ciphertextDigest(s.Age):
 		return Attribution{}, sealBroken(name, "the stored ciphertext is not the one that was sealed (replaced or rolled back)")
 	case !r.SealedAt.Equal(s.SealedAt):
 		return Attribution{}, sealBroken(name, "the vault's sealed time differs from the signed record's")
 	case r.Version != len(s.History)+1:
 		return Attribution{}, sealBroken(name, "the record is version %d but the vault keeps %d earlier versions", r.Version, len(s.History))
 	}
-	c, k, ok := v.KeyBySerial(r.Serial)
+	c, k, ok := signers.KeyBySerial(r.Serial)
 	if !ok || c.ID != r.SealedBy {
 		return Attribution{}, sealBroken(name, "the sealer %q with YubiKey %d is not on the roster", r.SealedBy, r.Serial)
 	}
@@ -197,7 +218,7 @@ func (v *Vault) VerifySeal(name string) (Attribution, error) {
 	if r.Prev != prev {
 		return Attribution{}, sealBroken(name, "the record does not link to the previous version the vault keeps (rolled back or history edited)")
 	}
-	return Attribution{Version: r.Version, SealedAt: r.SealedAt, Sealer: c, Serial: r.Serial, Digest: hex.EncodeToString(d[:])}, nil
+	return Attribution{Version: r.Version, SealedAt: r.SealedAt, Sealer: c, Serial: r.Serial, Digest: hex.EncodeToString(d[:]), SealedUnder: carriedFrom}, nil
 }
 
 func ciphertextDigest(b []byte) string {

@@ -82,7 +82,20 @@ func signingKey(spki []byte) (*ecdsa.PublicKey, error) {
 // (Roster.VerifyKeys). The first failure is returned as a *RosterError
 // naming the part, wrapping ErrRosterSignature, ErrAttestation or
 // ErrKeyPolicy.
+//
+// A rekeyed vault's whole roster chain is verified too (VerifyChain): every
+// earlier version, each link endorsed by a threshold of the version before;
+// a failure is then a *ChainError naming the version.
 func (v *Vault) VerifyRoster(opts VerifyOptions) error {
+	if len(v.Chain) == 0 && v.Roster.Number() == 1 {
+		return v.verifyOwnRoster(opts)
+	}
+	_, err := VerifyChain(v.Versions(), opts) // the last version is this one
+	return err
+}
+
+// verifyOwnRoster is VerifyRoster for this version alone.
+func (v *Vault) verifyOwnRoster(opts VerifyOptions) error {
 	digest := v.RosterDigest()
 	for _, c := range v.Roster.Custodians {
 		sig, ok := v.signatureOf(c.ID)

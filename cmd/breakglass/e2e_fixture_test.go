@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,19 +40,65 @@ var demoSecrets = []string{
 	"demo-m3n4-o5p6",
 }
 
-// newDemoStation starts the station and runs demo-setup.sh. touch is the
-// simulated touch delay of every key.
+// demoSerials are the demo station's virtual YubiKeys.
+var demoSerials = []uint32{10000001, 10000002, 10000003}
+
+// demoSnapshot is the demo state after demo-setup.sh, made once per test
+// binary: each key's virtual-YubiKey state file (keys/SERIAL.state) and
+// the demo directory (demo/). demo-setup.sh is the slow part of every
+// end-to-end test (ykman, three enrolments with attestation, a signed vault,
+// three signed seals); every later station starts from a copy of this
+// exact state instead of repeating it.
+var demoSnapshot struct {
+	sync.Mutex
+	dir string // "" until made
+}
+
+// removeDemoSnapshot deletes the snapshot (TestMain, after every test).
+func removeDemoSnapshot() {
+	demoSnapshot.Lock()
+	defer demoSnapshot.Unlock()
+	if demoSnapshot.dir != "" {
+		os.RemoveAll(demoSnapshot.dir)
+	}
+}
+
+// newDemoStation starts the station with the demo state: the first time by
+// running demo-setup.sh (as make demo does) and keeping a snapshot of the
+// result, afterwards from a copy of that snapshot. touch is the simulated
+// touch delay of every key.
 func newDemoStation(t *testing.T, touch time.Duration) *demoStation {
+	t.Helper()
+	return newDemoStationKeys(t,
+		station.KeySpec{Serial: 10000001, TouchDelay: touch},
+		station.KeySpec{Serial: 10000002, TouchDelay: touch},
+		station.KeySpec{Serial: 10000003, TouchDelay: touch})
+}
+
+// newDemoStationKeys is newDemoStation with the station's keys given:
+// 10000001-10000003 (set up by demo-setup.sh, or copied from the snapshot)
+// and any others (fresh).
+func newDemoStationKeys(t *testing.T, keys ...station.KeySpec) *demoStation {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test through pcscd")
 	}
-	st := station.ForTest(t,
-		station.KeySpec{Serial: 10000001, TouchDelay: touch},
-		station.KeySpec{Serial: 10000002, TouchDelay: touch},
-		station.KeySpec{Serial: 10000003, TouchDelay: touch})
-	d := &demoStation{st: st, dir: t.TempDir(), bin: e2eBinary(t),
+	demoSnapshot.Lock()
+	defer demoSnapshot.Unlock()
+	d := &demoStation{dir: t.TempDir(), bin: e2eBinary(t),
 		pins: map[uint32]string{10000001: "111111", 10000002: "222222", 10000003: "333333"}}
+	keysDir := t.TempDir()
+	if demoSnapshot.dir != "" {
+		copyTree(t, filepath.Join(demoSnapshot.dir, "keys"), keysDir)
+		copyTree(t, filepath.Join(demoSnapshot.dir, "demo"), d.dir)
+	}
+	specs := slices.Clone(keys)
+	for i := range specs {
+		if slices.Contains(demoSerials, specs[i].Serial) {
+			specs[i].StateFile = filepath.Join(keysDir, fmt.Sprintf("%d.state", specs[i].Serial))
+		}
+	}
+	d.st = station.ForTest(t, specs...)
 	var err error
 	if d.repo, err = filepath.Abs("../.."); err != nil {
 		t.Fatal(err)
@@ -58,13 +106,54 @@ func newDemoStation(t *testing.T, touch time.Duration) *demoStation {
 	d.vault = filepath.Join(d.dir, "vault.json")
 	d.runbook = filepath.Join(d.repo, "testdata", "runbooks", "cloud-root-recovery.md")
 	d.root = filepath.Join(d.repo, "testdata", "attestation-root.pem")
-	d.env = append(append(os.Environ(), st.Env()...), "BIN="+filepath.Dir(d.bin))
+	d.env = append(append(os.Environ(), d.st.Env()...), "BIN="+filepath.Dir(d.bin))
+	if demoSnapshot.dir != "" {
+		return d
+	}
 	cmd := exec.Command(filepath.Join(d.repo, "testdata", "scripts", "demo-setup.sh"), d.dir)
 	cmd.Env = d.env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("demo-setup.sh: %v\n%s", err, out)
 	}
+	snap, err := os.MkdirTemp("", "breakglass-e2e-demo-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, keysDir, filepath.Join(snap, "keys"))
+	copyTree(t, d.dir, filepath.Join(snap, "demo"))
+	demoSnapshot.dir = snap
 	return d
+}
+
+// copyTree copies the regular files and directories under src into dst,
+// keeping their permissions.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return os.MkdirAll(to, info.Mode().Perm())
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatalf("copying %s: %v", src, err)
+	}
 }
 
 // run runs the breakglass binary with the station's environment.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"breakglass/internal/inert"
 	"breakglass/ledger"
@@ -19,6 +20,7 @@ func init() {
 		{name: "ledger review", summary: "record the post-use review of a session", run: runLedgerReview},
 		{name: "ledger announce", summary: "record an announce code the on-call received", run: runLedgerAnnounce},
 		{name: "ledger export", summary: "one JSON event per line for a SIEM", run: runLedgerExport},
+		{name: "ledger reviewer", summary: "enrol a reviewer whose YubiKey signs reviews (ledger reviewer add)", run: runLedgerReviewer},
 	} {
 		register(c)
 	}
@@ -36,8 +38,12 @@ type ledgerOptions struct {
 	// status
 	JSON bool
 	HTML string
+	Now  time.Time // --now: evaluate open items as of this time; zero is the clock
 	// review
 	Session, Reviewer, Decision, Note string
+	Serial                            uint32 // --serial: sign on this enrolled reviewer's YubiKey
+	PINFiles                          pinFileFlag
+	ConfirmLast                       bool
 	// announce
 	Code, By string
 	// export
@@ -58,13 +64,22 @@ reordered or added.
            vault or is already in the ledger (nothing is added then). With
            --vault and no REPORT, records that vault copy (its roster and seal
            records: import a newer copy after rotating credentials).
-  status   --ledger DIR [--json] [--html FILE] [--attestation-root PEM]
+  status   --ledger DIR [--json] [--html FILE] [--now TIME] [--attestation-root PEM]
            Every session per vault and the open items: credentials not rotated,
            sessions not reviewed, drills overdue, announce codes without a
-           report and reports without an announcement, rollbacks.
-  review   --ledger DIR SESSION --reviewer NAME --decision accepted|follow-up --note TEXT
-           Record the post-use review ("unsigned review": signing a review on
-           the reviewer's YubiKey is not built yet). accepted closes the session.
+           report and reports without an announcement, rollbacks, reviews
+           whose signature does not verify. --now TIME (RFC 3339, e.g.
+           2027-01-31T00:00:00Z) evaluates the open items as of that time.
+  review   --ledger DIR SESSION --decision accepted|follow-up --note TEXT
+           (--serial SERIAL [--pin-file SERIAL=FILE] [--attestation-root PEM] | --reviewer NAME)
+           Record the post-use review. With --serial it is signed on that
+           YubiKey (PIN and touch), which must be enrolled as a reviewer; a key
+           not enrolled or a signature that does not verify is refused. With
+           --reviewer NAME alone it is recorded as an "unsigned review".
+           accepted closes the session.
+  reviewer add --ledger DIR [--attestation-root PEM] CUSTODIAN.json
+           Enrol the holder of an enrolment record ("breakglass enrol" wrote it)
+           as a reviewer: its keys' attestations are verified as vaults' are.
   announce --ledger DIR --code CODE --by NAME
            Record the announce code the on-call received from the station.
   export   --ledger DIR --format jsonl [--attestation-root PEM]
@@ -83,6 +98,8 @@ Examples:
   breakglass ledger import --ledger ~/audit/ledger --vault vault-after-rotation.json
   breakglass ledger announce --ledger ~/audit/ledger --code 7K3QD-X9P2M --by "Sam (on-call)"
   breakglass ledger status --ledger ~/audit/ledger --html status.html
+  breakglass ledger reviewer add --ledger ~/audit/ledger rita-r.custodian.json
+  breakglass ledger review --ledger ~/audit/ledger S-2026-0001 --serial 15000001 --decision accepted --note "justified by INC-42"
   breakglass ledger review --ledger ~/audit/ledger S-2026-0001 --reviewer "Rita R." --decision accepted --note "justified by INC-42"
   breakglass ledger export --ledger ~/audit/ledger --format jsonl > breakglass-events.jsonl
 `
@@ -139,6 +156,10 @@ func (o *ledgerOptions) trust(e *env) (ledger.Trust, error) {
 // openLedger opens (with create, makes) the ledger, printing a refusal.
 func (o *ledgerOptions) openLedger(e *env, sub string, withTrust, create bool) (*ledger.Ledger, bool) {
 	cfg := ledger.Config{Dir: o.Dir}
+	if !o.Now.IsZero() {
+		now := o.Now
+		cfg.Now = func() time.Time { return now }
+	}
 	if withTrust {
 		t, err := o.trust(e)
 		if err != nil {

@@ -82,7 +82,11 @@ func importVaultOnly(e *env, l *ledger.Ledger, pin ledger.Pin) int {
 		printLedgerErr(e.stderr, "import", err)
 		return 1
 	}
-	fmt.Fprintf(e.stdout, "imported vault %s: %d of %d custodians, %d seal records (unattributed)\n", inert.Line(d.Fingerprint), d.Threshold, d.Custodians, len(d.Seals))
+	version := ""
+	if d.RosterVersion > 1 {
+		version = fmt.Sprintf(" (roster version %d of vault %s)", d.RosterVersion, inert.Line(d.Root))
+	}
+	fmt.Fprintf(e.stdout, "imported vault %s%s: %d of %d custodians, %d seal records (unattributed)\n", inert.Line(d.Fingerprint), version, d.Threshold, d.Custodians, len(d.Seals))
 	return 0
 }
 

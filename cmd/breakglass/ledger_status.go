@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"breakglass/internal/inert"
 	"breakglass/ledger"
@@ -20,6 +21,14 @@ func runLedgerStatus(_ context.Context, e *env, args []string) int {
 		fs.BoolVar(&o.JSON, "json", false, "print the status as JSON (format breakglass-ledger-status/1)")
 		fs.StringVar(&o.HTML, "html", "", "also write a self-contained HTML page to `FILE`")
 		fs.StringVar(&o.AttestationRoot, "attestation-root", "", "TEST attestation root `PEM` (non-production)")
+		fs.Func("now", "evaluate open items as of this `TIME` (RFC 3339, e.g. 2027-01-31T00:00:00Z)", func(v string) error {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return fmt.Errorf("not an RFC 3339 time such as 2027-01-31T00:00:00Z")
+			}
+			o.Now = t
+			return nil
+		})
 	})
 	if !ok {
 		return code
@@ -83,7 +92,11 @@ func writeStatusHTML(path string, st *ledger.Status) error {
 // printStatus is the human rendering: every string from a report is inert.
 func printStatus(w io.Writer, st *ledger.Status) {
 	t := inert.Line
-	fmt.Fprintf(w, "Ledger: %d entries, head %s; integrity OK, every report and vault re-verified\n", st.Ledger.Entries, st.Ledger.Head)
+	fmt.Fprintf(w, "Ledger: %d entries, head %s; integrity OK, every report, vault, reviewer and signed review re-verified\n", st.Ledger.Entries, st.Ledger.Head)
+	fmt.Fprintf(w, "Open items as of %s\n", st.Generated)
+	for _, r := range st.Reviewers {
+		fmt.Fprintf(w, "Reviewer %s (%s), YubiKey %s: attestation verified\n", t(r.Name), t(r.ID), ledgerSerials(r.Serials))
+	}
 	for _, v := range st.Vaults {
 		verdict := "roster verified"
 		if !v.Verified {
@@ -94,6 +107,9 @@ func printStatus(w io.Writer, st *ledger.Status) {
 			last = v.LastDrill
 		}
 		fmt.Fprintf(w, "\nVault %s (%s): %d of %d custodians, vault files imported: %d\n", t(v.Fingerprint), verdict, v.Threshold, v.Custodians, v.Copies)
+		if v.RosterVersion > 1 {
+			fmt.Fprintf(w, "  rekeyed: now roster version %d, fingerprint %s\n", v.RosterVersion, t(v.CurrentFingerprint))
+		}
 		fmt.Fprintf(w, "  drills every %d days (%s); last %s, next due %s\n", v.DrillInterval, t(v.DrillSource), last, v.DrillDue)
 		for _, s := range v.Sessions {
 			printSession(w, s)
@@ -136,6 +152,12 @@ func printSession(w io.Writer, s ledger.Session) {
 		rs = append(rs, t(r.Name)+" ("+state+")")
 	}
 	fmt.Fprintf(w, "    operator %s, ticket %s, %s; what broke: %s\n", t(s.Operator), t(s.Ticket), t(s.Outcome), t(s.WhatBroke))
+	if s.RosterVersion > 1 {
+		fmt.Fprintf(w, "    signed under roster version %d\n", s.RosterVersion)
+	}
+	if s.Rekey != nil {
+		fmt.Fprintf(w, "    rekey: %s\n", t(s.Rekey.Summary()))
+	}
 	fmt.Fprintf(w, "    custodians: %s\n", strings.Join(cs, ", "))
 	if len(rs) > 0 {
 		fmt.Fprintf(w, "    credentials: %s\n", strings.Join(rs, ", "))
@@ -146,6 +168,20 @@ func printSession(w io.Writer, s ledger.Session) {
 	}
 	fmt.Fprintf(w, "    announce code %s, %s\n", t(s.AnnounceCode), announced)
 	if r := s.Review; r != nil {
-		fmt.Fprintf(w, "    review: %s by %s on %s (unsigned review): %s\n", t(r.Decision), t(r.Reviewer), t(r.Time), t(r.Note))
+		how := "(" + r.Flag + ")"
+		if r.SignedBy != nil {
+			how = fmt.Sprintf("(signed on YubiKey %s, signature verified)", ledgerSerials(r.SignedBy.Serials))
+		} else if r.Problem != "" {
+			how = "(" + strings.ToUpper(r.Flag) + ": " + t(r.Problem) + ")"
+		}
+		fmt.Fprintf(w, "    review: %s by %s on %s %s: %s\n", t(r.Decision), t(r.Reviewer), t(r.Time), how, t(r.Note))
 	}
+}
+
+func ledgerSerials(s []uint32) string {
+	var out []string
+	for _, n := range s {
+		out = append(out, fmt.Sprint(n))
+	}
+	return strings.Join(out, ", ")
 }

@@ -121,7 +121,7 @@ func TestLedgerCLI(t *testing.T) {
 	}
 	code := codeOf(t, c, "S-1")
 	c.mustRun(0, "announce", "--ledger", c.led, "--code", strings.ToLower(code), "--by", "Sam On-call")
-	_, errOut = c.mustRun(1, "announce", "--ledger", c.led, "--code", code[:2]+code[3:4]+code[2:3]+code[4:], "--by", "Sam")
+	_, errOut = c.mustRun(1, "announce", "--ledger", c.led, "--code", transposed(code), "--by", "Sam")
 	if !strings.Contains(errOut, "swapped") {
 		t.Errorf("transposed code: %s", errOut)
 	}
@@ -155,6 +155,19 @@ func TestLedgerCLI(t *testing.T) {
 		t.Errorf("export: %d lines\n%s", n, out)
 	}
 	c.mustRun(2, "export", "--ledger", c.led, "--format", "csv")
+}
+
+// transposed swaps the first two adjacent, different characters of a code
+// (swapping two equal ones would give the code itself).
+func transposed(code string) string {
+	b := []byte(code)
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != b[i+1] && b[i] != '-' && b[i+1] != '-' {
+			b[i], b[i+1] = b[i+1], b[i]
+			break
+		}
+	}
+	return string(b)
 }
 
 func codeOf(t *testing.T, c *ledgerCLI, session string) string {

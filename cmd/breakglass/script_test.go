@@ -30,7 +30,16 @@ func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) != "breakglass" && os.Geteuid() != 0 {
 		os.Exit(inUserNamespace())
 	}
-	testscript.Main(m, map[string]func(){"breakglass": main})
+	testscript.Main(cleanupAfter{m}, map[string]func(){"breakglass": main})
+}
+
+// cleanupAfter runs the tests, then removes what the end-to-end fixtures
+// shared between tests (the demo snapshot).
+type cleanupAfter struct{ m *testing.M }
+
+func (c cleanupAfter) Run() int {
+	defer removeDemoSnapshot()
+	return c.m.Run()
 }
 
 // inUserNamespace runs this test binary again under unshare --user

@@ -29,6 +29,7 @@ type sealOptions struct {
 	PINFiles        pinFileFlag
 	ConfirmLast     bool
 	AttestationRoot string
+	Pin             string // --vault-fingerprint
 }
 
 const sealUsage = `Usage: breakglass seal --vault FILE --name NAME --kind KIND --serial SERIAL [--pin-file SERIAL=FILE] [--attestation-root PEM]
@@ -54,6 +55,10 @@ Flags:
   --serial SERIAL          your YubiKey (a custodian key listed by "vault inspect")
   --pin-file SERIAL=FILE   its PIN from a file (scripts); else asked on the terminal
   --confirm-last-retry     try the PIN even if only one attempt is left
+  --vault-fingerprint FP   the fingerprint on your custodian card: refuse a vault
+                           file that is not that roster or a later version of it
+                           (an old copy of the file put back after a rekey would
+                           seal to a key the old shares still open)
   --attestation-root PEM   trust this (TEST) attestation root instead of Yubico's
 
 Kinds:
@@ -82,6 +87,7 @@ func runSeal(ctx context.Context, e *env, args []string) int {
 	fs.Var(o.PINFiles, "pin-file", "")
 	fs.BoolVar(&o.ConfirmLast, "confirm-last-retry", false, "")
 	fs.StringVar(&o.AttestationRoot, "attestation-root", "", "")
+	fs.StringVar(&o.Pin, "vault-fingerprint", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -125,6 +131,17 @@ func (o *sealOptions) exec(ctx context.Context, e *env) int {
 	if err := v.VerifyRoster(trust); err != nil {
 		return fail(fmt.Errorf("vault %s: %w\n  refusing to seal to a vault whose roster does not verify: check the file (breakglass vault inspect %s)", o.Vault, err, o.Vault))
 	}
+	if o.Pin != "" {
+		pin, err := vault.ParsePin(o.Pin)
+		if err != nil {
+			return fail(err)
+		}
+		if vault.VersionIndex(v.Versions(), pin) < 0 {
+			return fail(fmt.Errorf("vault %s is roster version %d, fingerprint %s, and does not descend from the fingerprint %s you gave: it is an older copy or another vault\n  nothing was sealed: get the current vault file from the security team", o.Vault, v.Roster.Number(), v.Fingerprint(), o.Pin))
+		}
+	}
+	printf(e.stderr, "Vault %s: fingerprint %s, roster version %d, %d of %d — compare with your custodian card.\n",
+		o.Vault, v.Fingerprint(), v.Roster.Number(), v.Roster.Policy.Threshold, v.Roster.Policy.Custodians)
 	sealer, _, ok := v.KeyBySerial(o.Serial)
 	if !ok {
 		return fail(fmt.Errorf("%w\n  nothing was sealed: seal with a custodian's YubiKey (breakglass vault inspect %s lists them)", &vault.NotOnRosterError{Serial: o.Serial}, o.Vault))

@@ -202,10 +202,11 @@ func (k *vtKeys) enrolAll(t *testing.T, names map[uint32]string) []string {
 
 var vtNames = map[uint32]string{10000001: "Alice Example", 10000002: "Bob Example", 10000003: "Carol Example"}
 
-// newVTVault enrols Alice, Bob and Carol and creates a 2-of-3 vault.
-func newVTVault(t *testing.T) (*vtKeys, string) {
+// newVTVault enrols Alice, Bob and Carol and creates a 2-of-3 vault; the
+// extra keys are on the bench, fresh.
+func newVTVault(t *testing.T, extra ...uint32) (*vtKeys, string) {
 	t.Helper()
-	k := newVTKeys(t, 10000001, 10000002, 10000003)
+	k := newVTKeys(t, append([]uint32{10000001, 10000002, 10000003}, extra...)...)
 	files := k.enrolAll(t, vtNames)
 	path := filepath.Join(k.dir, "vault.json")
 	args := []string{"vault", "init", "--threshold", "2", "--out", path, "--attestation-root", k.root}

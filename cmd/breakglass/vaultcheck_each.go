@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"slices"
 
 	"breakglass/hardware"
 	"breakglass/vault"
@@ -15,7 +13,7 @@ func (o *vaultCheckOptions) checkEach(ctx context.Context, e *env, st hardware.S
 	defer u.Abort()
 	failed := 0
 	for _, c := range v.Roster.Custodians {
-		serial, err := o.eachKey(ctx, e, st, src, c)
+		serial, err := pickKey(ctx, e, st, src, o.Serials, c, "check your share")
 		if err == nil {
 			err = checkOneShare(ctx, e, st, src, u, c, serial, o.ConfirmLast)
 		}
@@ -40,20 +38,6 @@ func (o *vaultCheckOptions) checkEach(ctx context.Context, e *env, st hardware.S
 	}
 	o.recordDrill(e, v, vault.Drill{At: vaultNow().UTC(), Kind: vault.DrillEach, Custodians: ids, Passed: true})
 	return 0
-}
-
-// eachKey picks the key custodian c uses in --each: the first of theirs in
-// --serials, else chooseKey (a --pin-file key, or ask on the terminal).
-func (o *vaultCheckOptions) eachKey(ctx context.Context, e *env, st hardware.Station, src pinSource, c vault.Custodian) (uint32, error) {
-	for _, s := range o.Serials {
-		if slices.Contains(c.Serials(), s) {
-			return s, nil
-		}
-	}
-	if len(o.Serials) > 0 {
-		return 0, fmt.Errorf("none of their keys (%s) is in --serials", joinSerials(c.Serials()))
-	}
-	return chooseKey(ctx, e, st, src, c, "check your share")
 }
 
 func checkOneShare(ctx context.Context, e *env, st hardware.Station, src pinSource, u *vault.Unlock, c vault.Custodian, serial uint32, confirmLast bool) error {

@@ -1,19 +1,19 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"breakglass/hardware"
+	"breakglass/vault"
 )
 
 // sealedVTVault is newVTVault with a password, a TOTP seed and recovery codes sealed.
-func sealedVTVault(t *testing.T) (*vtKeys, string) {
+func sealedVTVault(t *testing.T, extra ...uint32) (*vtKeys, string) {
 	t.Helper()
-	k, path := newVTVault(t)
+	k, path := newVTVault(t, extra...)
 	for _, s := range []struct{ name, kind, value string }{
 		{"aws-root-password", "password", vtPassword},
 		{"aws-root-totp", "totp", vtTOTP},
@@ -105,15 +105,16 @@ func TestVaultCheckCorruptSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raw map[string]any
-	if err := json.Unmarshal(data, &raw); err != nil {
+	v, err := vault.Parse(data)
+	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := raw["secrets"].([]any)
-	a, b := secrets[0].(map[string]any), secrets[1].(map[string]any)
-	a["age"], b["age"] = b["age"], a["age"]
+	v.Secrets[0].Age, v.Secrets[1].Age = v.Secrets[1].Age, v.Secrets[0].Age
 	swapped := filepath.Join(k.dir, "swapped.json")
-	out, _ := json.Marshal(raw)
+	out, err := v.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(swapped, out, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -24,9 +24,12 @@ type vaultInspectOptions struct {
 	JSON            bool
 	AttestationRoot string
 	RotateAfterDays int
+	// VaultFingerprint, if given, must be a version of the vault's
+	// verified roster chain (the card of any version).
+	VaultFingerprint string
 }
 
-const vaultInspectUsage = `Usage: breakglass vault inspect FILE [--json] [--attestation-root PEM] [--rotate-after DAYS]
+const vaultInspectUsage = `Usage: breakglass vault inspect FILE [--json] [--attestation-root PEM] [--rotate-after DAYS] [--vault-fingerprint FP]
 
 Shows what a vault holds without any YubiKey: the roster (custodians, key
 serials, slots), the policy, the fingerprint, whether every roster signature
@@ -35,12 +38,20 @@ sealed, age, rotations). A secret revealed in a session is marked "rotate
 now"; a secret older than --rotate-after days (default 365) is marked
 overdue. Nothing is decrypted.
 
-Exit status: 0 when the roster verifies, 1 otherwise.
+The roster history lists every version of the roster (a rekey makes the
+next): date, fingerprint, who signed it, who of the version before endorsed
+it, and what changed. After a rekey, until "breakglass vault check --each"
+passes, it says every custodian of the new roster must prove their share.
+--vault-fingerprint FP (the card of any version) checks that the vault's
+verified chain reaches FP, and names the link that does not verify.
+
+Exit status: 0 when the roster verifies (and reaches FP, if given), 1 otherwise.
 
 Examples:
   breakglass vault inspect vault.json
   breakglass vault inspect vault.json --json
   breakglass vault inspect vault.json --attestation-root testdata/attestation-root.pem
+  breakglass vault inspect new-vault.json --vault-fingerprint 3F2A-91C4-0B7E-55D1-A8E0
 `
 
 func runVaultInspect(ctx context.Context, e *env, args []string) int {
@@ -51,6 +62,7 @@ func runVaultInspect(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&o.JSON, "json", false, "")
 	fs.StringVar(&o.AttestationRoot, "attestation-root", "", "")
 	fs.IntVar(&o.RotateAfterDays, "rotate-after", 365, "")
+	fs.StringVar(&o.VaultFingerprint, "vault-fingerprint", "", "")
 	pos, err := parseAnyOrder(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -65,6 +77,12 @@ func runVaultInspect(ctx context.Context, e *env, args []string) int {
 	if o.RotateAfterDays < 1 {
 		fmt.Fprintln(e.stderr, "breakglass vault inspect: --rotate-after must be at least 1 day")
 		return 2
+	}
+	if o.VaultFingerprint != "" {
+		if _, err := vault.ParsePin(o.VaultFingerprint); err != nil {
+			printf(e.stderr, "breakglass vault inspect: --vault-fingerprint: %v\n", err)
+			return 2
+		}
 	}
 	o.File = pos[0]
 	return o.exec(ctx, e)
@@ -82,7 +100,7 @@ func (o *vaultInspectOptions) exec(_ context.Context, e *env) int {
 		printErr(e.stderr, "vault inspect", err)
 		return 1
 	}
-	r := buildInspectReport(o.File, v, trust, testRoot, vaultNow(), o.RotateAfterDays)
+	r := buildInspectReport(o.File, v, trust, testRoot, vaultNow(), o.RotateAfterDays, o.VaultFingerprint)
 	if o.JSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -93,7 +111,7 @@ func (o *vaultInspectOptions) exec(_ context.Context, e *env) int {
 	} else {
 		printInspect(e.stdout, r)
 	}
-	if !r.RosterOK {
+	if !r.RosterOK || (r.Pin != nil && !r.Pin.Reached) {
 		return 1
 	}
 	return 0

@@ -27,6 +27,10 @@ func printInspect(w io.Writer, r inspectReport) {
 	default:
 		fmt.Fprintln(w, "Roster       ✓ every custodian signed; every key attested by Yubico")
 	}
+	if len(r.History) > 1 && r.RosterOK {
+		printf(w, "Chain        ✓ roster version %d; each version endorsed by a quorum of the one before\n", r.RosterVersion)
+	}
+	printInspectPin(w, r)
 	fmt.Fprintln(w, "\nCustodians")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  name\tid\tkey\trole\tslots\tsigned")
@@ -43,6 +47,7 @@ func printInspect(w io.Writer, r inspectReport) {
 		}
 	}
 	tw.Flush()
+	printInspectHistory(w, r)
 	printInspectPolicies(w, r)
 	printInspectSecrets(w, r)
 	printf(w, "\nDrills (due every %d days)\n", r.DrillIntervalDays)

@@ -30,6 +30,16 @@ type inspectReport struct {
 	// when it states none): a drill older than it is stale.
 	DrillIntervalDays int      `json:"drill_interval_days"`
 	Warnings          []string `json:"warnings"`
+
+	// RosterVersion is the roster's number in its chain; History every
+	// version, oldest first (one line for a vault never rekeyed).
+	RosterVersion int              `json:"roster_version"`
+	History       []inspectVersion `json:"roster_history"`
+	// Pin is the --vault-fingerprint check; absent without the flag.
+	Pin *inspectPin `json:"pin,omitempty"`
+	// NewSharesUnproven: the roster was made by a rekey and no passed
+	// "vault check --each" drill is recorded since.
+	NewSharesUnproven bool `json:"new_shares_unproven"`
 }
 
 // inspectDrill is the last passed drill of one kind.
@@ -80,7 +90,7 @@ type inspectSecret struct {
 	Unattributed bool   `json:"unattributed"` // no seal record at all (a vault sealed before seals were signed)
 }
 
-func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, testRoot bool, now time.Time, rotateAfterDays int) inspectReport {
+func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, testRoot bool, now time.Time, rotateAfterDays int, pin string) inspectReport {
 	r := inspectReport{
 		File: file, Fingerprint: v.Fingerprint(), Created: v.Roster.Created,
 		Threshold: v.Roster.Policy.Threshold, TestRoot: testRoot,
@@ -88,12 +98,14 @@ func buildInspectReport(file string, v *vault.Vault, trust vault.VerifyOptions, 
 		Custodians: []inspectCustodian{}, Secrets: []inspectSecret{}, Warnings: []string{},
 	}
 	r.Custodians = append(r.Custodians, inspectCustodians(v, trust)...)
-	if err := v.VerifyRoster(trust); err != nil {
-		r.RosterError = err.Error()
+	rerr := v.VerifyRoster(trust)
+	if rerr != nil {
+		r.RosterError = rerr.Error()
 		r.Warnings = append(r.Warnings, "roster does NOT verify: do not use this vault until the security team has checked it")
 	} else {
 		r.RosterOK = true
 	}
+	r.addChain(v, pin, rerr)
 	if testRoot {
 		r.Warnings = append(r.Warnings, "attestation checked against a TEST root: not for production")
 	}

@@ -48,6 +48,16 @@ A pin is required; there is no unpinned mode:
   --vault FILE            your copy of the vault: its roster is verified
                           completely and must be the report's; with
                           --vault-fingerprint too, it must match that as well
+
+After a rekey the roster has versions, and the pin may be any of them (the
+card you were given years ago still works): a report signed under a later
+version verifies when each version after the pin is endorsed by a quorum
+of the one before (the report carries that chain; so does a newer vault
+file), and one signed under an earlier version verifies against the
+version it names when --vault is a copy whose chain holds it. Its signers
+must be enrolled in that version, and the session must have started before
+the next version replaced it. A link without the old quorum's endorsement,
+or with a version missing, is refused and named.
 --attestation-root trusts a TEST root instead of Yubico's; the verdict then
 says NON-PRODUCTION. --json prints the same checks as one JSON object:
 {"format":"breakglass-verify/1","ok":…,"verdict":…,"non_production":…,

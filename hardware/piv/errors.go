@@ -37,14 +37,15 @@ var pcscMessages = []struct {
 	{"no Smart Card is currently in the device", hardware.ErrRemoved}, // 0x8010000C SCARD_E_NO_SMARTCARD
 	{"smart card has been removed", hardware.ErrRemoved},              // 0x80100069 SCARD_W_REMOVED_CARD
 	{"power has been removed from the smart card", hardware.ErrRemoved},
-	{"specified reader name is not recognized", hardware.ErrRemoved}, // 0x80100009 SCARD_E_UNKNOWN_READER
-	{"reader is not currently available", hardware.ErrRemoved},       // 0x80100017 SCARD_E_READER_UNAVAILABLE
-	{"cannot find a smart card reader", hardware.ErrRemoved},         // 0x8010002E SCARD_E_NO_READERS_AVAILABLE
-	{"smart card has been reset", hardware.ErrRemoved},               // 0x80100068 SCARD_W_RESET_CARD: session state lost
-	{"supplied handle was invalid", hardware.ErrRemoved},             // 0x80100003: handle died with the card
-	{"not responding to a reset", hardware.ErrRemoved},               // 0x80100066 SCARD_W_UNRESPONSIVE_CARD
-	{"other connections outstanding", ErrBusy},                       // 0x8010000B SCARD_E_SHARING_VIOLATION
-	{"scard response too short: 0", hardware.ErrRemoved},             // no status word at all: the card went away mid-command (vpcd)
+	{"specified reader name is not recognized", hardware.ErrRemoved},            // 0x80100009 SCARD_E_UNKNOWN_READER
+	{"reader is not currently available", hardware.ErrRemoved},                  // 0x80100017 SCARD_E_READER_UNAVAILABLE
+	{"cannot find a smart card reader", hardware.ErrRemoved},                    // 0x8010002E SCARD_E_NO_READERS_AVAILABLE
+	{"smart card has been reset", hardware.ErrRemoved},                          // 0x80100068 SCARD_W_RESET_CARD: session state lost
+	{"supplied handle was invalid", hardware.ErrRemoved},                        // 0x80100003: handle died with the card
+	{"not responding to a reset", hardware.ErrRemoved},                          // 0x80100066 SCARD_W_UNRESPONSIVE_CARD
+	{"other connections outstanding", ErrBusy},                                  // 0x8010000B SCARD_E_SHARING_VIOLATION
+	{"scard response too short: 0", hardware.ErrRemoved},                        // no status word at all: the card went away mid-command (vpcd)
+	{"attempt was made to end a non-existent transaction", hardware.ErrRemoved}, // 0x80100016 SCARD_E_NOT_TRANSACTED: the card went away mid-transmit (as raw.go)
 }
 
 // statusErr is piv-go's (unexported) APDU error, which exposes its status word.

@@ -35,6 +35,7 @@ func TestMapErr(t *testing.T) {
 		{"card removed", pcsc("the smart card has been removed, so further communication is not possible"), hardware.ErrRemoved},
 		{"reader gone", pcsc("the specified reader name is not recognized"), hardware.ErrRemoved},
 		{"reader unavailable", pcsc("the specified reader is not currently available for use"), hardware.ErrRemoved},
+		{"card gone mid-transmit", fmt.Errorf("transmitting request: %w", errors.New("an attempt was made to end a non-existent transaction")), hardware.ErrRemoved},
 		{"sharing violation", pcsc("the smart card cannot be accessed because of other connections outstanding"), ErrBusy},
 		{"other status", fmt.Errorf("x: %w", fakeStatus(0x6a80)), nil},
 		{"unknown", errors.New("something else"), nil},

@@ -102,6 +102,29 @@ type Started struct {
 	Threshold     int        `json:"threshold"`
 	WindowSeconds int64      `json:"window_seconds"`
 	Drill         bool       `json:"drill"`
+	// Rekey marks a "breakglass vault rekey" session (no runbook: Runbook
+	// names the command and its Source is empty).
+	Rekey bool `json:"rekey,omitempty"`
+}
+
+// Rekeyed is the data of VaultRekeyed: the roster version the rekey made
+// from the session's vault, and what changed (as vault.RosterChange). The
+// new roster itself, with its signatures and endorsements, is in the report.
+type Rekeyed struct {
+	At             time.Time `json:"at"`
+	OldDigest      string    `json:"old_roster_digest"` // hex RosterDigest of the vault opened
+	NewDigest      string    `json:"new_roster_digest"` // hex RosterDigest of the version written
+	NewFingerprint string    `json:"new_fingerprint"`
+	Version        int       `json:"version"`   // the new roster's number
+	VaultKey       string    `json:"vault_key"` // "new" or "reshared" (vault.RosterChange.Identity)
+	Reason         string    `json:"reason"`
+	Added          []string  `json:"added"`
+	Removed        []string  `json:"removed"`
+	KeysAdded      []uint32  `json:"keys_added"`
+	KeysRemoved    []uint32  `json:"keys_removed"`
+	ThresholdFrom  int       `json:"threshold_from"`
+	ThresholdTo    int       `json:"threshold_to"`
+	Out            string    `json:"out"` // the file written (base name)
 }
 
 // PreflightCheck is one preflight result. A failed check blocks the session

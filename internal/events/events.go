@@ -111,6 +111,11 @@ const (
 	SessionLocked = "session.locked"
 	// SessionAborted ends the session early with a reason. Data: Aborted.
 	SessionAborted = "session.aborted"
+
+	// VaultRekeyed records that "vault rekey" wrote the next roster
+	// version, signed by all its custodians and endorsed by a threshold of
+	// the session's roster. Data: Rekeyed. Actor "system".
+	VaultRekeyed = "vault.rekeyed"
 )
 
 // StepPrefix starts the type of every step event (StepCheck …

@@ -25,7 +25,7 @@ func TestEveryTypeHasData(t *testing.T) {
 		events.StepConfirmed, events.StepCompleted, events.StepSkipped, events.StepConfirmationSigned,
 		events.CloseOutAnswered, events.CloseOutCompleted, events.ReportSigned, events.ReportExported,
 		events.SessionLocked, events.SessionAborted,
-		events.JournalAuthenticated, events.JournalTamperDetected, events.SessionResumed, events.SessionAnnounced, events.QuorumLastPINTryConfirmed,
+		events.JournalAuthenticated, events.JournalTamperDetected, events.SessionResumed, events.SessionAnnounced, events.QuorumLastPINTryConfirmed, events.VaultRekeyed,
 	}
 	got := events.Types()
 	slices.Sort(got)

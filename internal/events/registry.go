@@ -33,6 +33,7 @@ var dataOf = map[string]func() any{
 	ReportExported:               func() any { return new(ReportExportedData) },
 	SessionLocked:                func() any { return new(Locked) },
 	SessionAborted:               func() any { return new(Aborted) },
+	VaultRekeyed:                 func() any { return new(Rekeyed) },
 }
 
 // New returns a pointer to a fresh, zero data struct for event type typ,

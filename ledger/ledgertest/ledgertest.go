@@ -209,7 +209,7 @@ func (w *World) Report(dir string, tv *Vault, s Session) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Roster = tv.V.RosterRecord() // as the console embeds it
+	rep.Roster, rep.RosterChain = tv.V.RosterRecord(), tv.V.Chain // as the console embeds them
 	payload, err := audit.MarshalPayload(rep)
 	if err != nil {
 		return nil, err
