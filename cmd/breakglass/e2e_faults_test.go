@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,22 +49,36 @@ func (c *tmuxConsole) selectedKey() (string, uint32) {
 	return m[1], uint32(sn)
 }
 
-// selectKey moves the custodians screen's selection (tab) to serial.
+// reCursorKey is the inserted key under the custodians screen's cursor.
+var reCursorKey = regexp.MustCompile(`(?m)^\s*› key (\d+) `)
+
+// selectKey moves the custodians screen's cursor (tab) to serial, past
+// keys that cannot be used (refused, counted), and waits for its PIN field.
 func (c *tmuxConsole) selectKey(serial uint32) {
 	c.t.Helper()
-	for range 6 {
-		_, sn := c.selectedKey()
-		if sn == serial {
-			return
+	want := strconv.FormatUint(uint64(serial), 10)
+	for range 8 {
+		on := c.waitMatch(reCursorKey)[1]
+		if on == want {
+			deadline := time.Now().Add(wait)
+			for {
+				if m := reSelected.FindStringSubmatch(c.screen()); m != nil && m[2] == want {
+					return
+				}
+				if time.Now().After(deadline) {
+					c.t.Fatalf("key %d is under the cursor but its PIN field never showed:\n%s", serial, c.screen())
+				}
+				time.Sleep(30 * time.Millisecond)
+			}
 		}
 		c.keys("Tab")
 		deadline := time.Now().Add(wait)
 		for {
-			if m := reSelected.FindStringSubmatch(c.screen()); m != nil && m[2] != strconv.Itoa(int(sn)) {
+			if m := reCursorKey.FindStringSubmatch(c.screen()); m != nil && m[1] != on {
 				break
 			}
 			if time.Now().After(deadline) {
-				c.t.Fatalf("tab did not move the selection off key %d:\n%s", sn, c.screen())
+				c.t.Fatalf("tab did not move the cursor off key %s:\n%s", on, c.screen())
 			}
 			time.Sleep(30 * time.Millisecond)
 		}

@@ -31,9 +31,10 @@ Type the root password shown here into the console.
 `
 
 // consoleSession drives one whole console session on the station, live or
-// drill, through to its exported signed report. It returns the session id,
-// the announce code on screen and the report's path.
-func (d *demoStation) consoleSession(t *testing.T, vaultPath, runbook string, drill bool, operator, ticket, broke string) (id, code, report string) {
+// drill, through to its exported signed report. The quorum is the keys
+// given (two serials), or else the first two the console selects. It
+// returns the session id, the announce code on screen and the report's path.
+func (d *demoStation) consoleSession(t *testing.T, vaultPath, runbook string, drill bool, operator, ticket, broke string, keys ...uint32) (id, code, report string) {
 	t.Helper()
 	state, export := t.TempDir(), t.TempDir()
 	args := []string{d.bin, "console", "--vault", vaultPath, "--runbook", runbook, "--state-dir", state, "--export", export, "--attestation-root", d.root}
@@ -43,8 +44,15 @@ func (d *demoStation) consoleSession(t *testing.T, vaultPath, runbook string, dr
 	c := d.startTmux(t, 80, 24, args...)
 	c.passPreflight()
 	code = c.declare(operator, ticket, broke)
-	first := c.countCustodian(d)
-	c.countCustodian(d, first)
+	if len(keys) == 0 {
+		first := c.countCustodian(d)
+		c.countCustodian(d, first)
+	} else {
+		var counted []string
+		for _, k := range keys {
+			counted = append(counted, c.countKey(d, k, counted...))
+		}
+	}
 	c.waitFor("Runbook — step 1 of 1", wait)
 	c.selectItem("aws-root-password")
 	c.keys("v")

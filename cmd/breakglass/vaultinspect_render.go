@@ -104,6 +104,9 @@ func printInspectSecrets(w io.Writer, r inspectReport) {
 			status, version, by := "ok", "-", "-"
 			if s.Attributed {
 				version, by = fmt.Sprint(s.Version), s.SealedByName
+				if s.SealedUnder > 0 {
+					by += fmt.Sprintf(" (under v%d)", s.SealedUnder)
+				}
 			}
 			switch {
 			case s.Unattributed:

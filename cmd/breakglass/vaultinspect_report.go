@@ -86,6 +86,9 @@ type inspectSecret struct {
 	Version      int    `json:"version,omitempty"`
 	SealedBy     string `json:"sealed_by,omitempty"`
 	SealedByName string `json:"sealed_by_name,omitempty"`
+	// SealedUnder is the earlier roster version the value was sealed
+	// under, carried by a rekey; 0 (omitted) when sealed under this one.
+	SealedUnder  int    `json:"sealed_under_roster_version,omitempty"`
 	SealError    string `json:"seal_error,omitempty"`
 	Unattributed bool   `json:"unattributed"` // no seal record at all (a vault sealed before seals were signed)
 }
@@ -167,6 +170,7 @@ func (r *inspectReport) addSecret(v *vault.Vault, s vault.Secret, now time.Time,
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %s; the console will not reveal it — re-seal it (breakglass seal --name %s --serial YOUR-YUBIKEY)", s.Name, what, s.Name))
 	} else {
 		is.Attributed, is.Version, is.SealedBy, is.SealedByName = true, a.Version, a.Sealer.ID, a.Sealer.Name
+		is.SealedUnder = a.SealedUnder
 	}
 	if s.Burned() {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%s was REVEALED in session %s at %s — rotate now (breakglass seal --name %s)",

@@ -32,8 +32,14 @@ type rekeyStation struct {
 
 func newRekeyStation(t *testing.T) *rekeyStation {
 	t.Helper()
+	return newRekeyStationTouch(t, rekeyTouch)
+}
+
+// newRekeyStationTouch is newRekeyStation with Dave's key's touch delay given.
+func newRekeyStationTouch(t *testing.T, daveTouch time.Duration) *rekeyStation {
+	t.Helper()
 	d := newDemoStationKeys(t, station.KeySpec{Serial: 10000001}, station.KeySpec{Serial: 10000002},
-		station.KeySpec{Serial: 10000003}, station.KeySpec{Serial: 10000004, TouchDelay: rekeyTouch})
+		station.KeySpec{Serial: 10000003}, station.KeySpec{Serial: 10000004, TouchDelay: daveTouch})
 	for _, c := range [][]string{
 		{"--device", "10000004", "piv", "access", "change-pin", "-P", "123456", "-n", "444444"},
 		{"--device", "10000004", "piv", "access", "change-puk", "-p", "12345678", "-n", "44444444"},
@@ -177,38 +183,21 @@ func TestVaultRekeyE2E(t *testing.T) {
 		if fileHash(t, d.vault) != oldHash {
 			t.Error("the rekey changed the old vault file")
 		}
-		check := func(what string, wantCode int, args []string, wants ...string) string {
-			t.Helper()
-			if args[0] != "journal" {
-				args = append(args, "--attestation-root", d.root)
-			}
-			stdout, stderr, code := d.run(t, "", args...)
-			t.Logf("%s: exit %d\n%s%s", what, code, stdout, stderr)
-			if code != wantCode {
-				t.Errorf("%s: exit %d, want %d", what, code, wantCode)
-			}
-			for _, w := range wants {
-				if !strings.Contains(stdout+stderr, w) {
-					t.Errorf("%s: output lacks %q", what, w)
-				}
-			}
-			return stdout
-		}
 		for _, pair := range [][2]uint32{{10000001, 10000004}, {10000002, 10000004}} {
-			check(fmt.Sprintf("check %v", pair), 0, append([]string{"vault", "check", nv, "--serials", fmt.Sprintf("%d,%d", pair[0], pair[1])}, d.pinArgs(pair[0], pair[1])...),
+			d.check(t, fmt.Sprintf("check %v", pair), 0, append([]string{"vault", "check", nv, "--serials", fmt.Sprintf("%d,%d", pair[0], pair[1])}, d.pinArgs(pair[0], pair[1])...),
 				"✓ aws-root-password (password)", "✓ aws-root-totp (totp)", "✓ aws-root-recovery-codes (recovery-codes)", "DRILL PASSED")
 		}
-		check("Carol's key", 2, append([]string{"vault", "check", nv, "--serials", "10000003,10000001"}, d.pinArgs(10000001, 10000003)...),
+		d.check(t, "Carol's key", 2, append([]string{"vault", "check", nv, "--serials", "10000003,10000001"}, d.pinArgs(10000001, 10000003)...),
 			"YubiKey 10000003 is not on the roster")
-		check("check --each", 0, append([]string{"vault", "check", "--each", nv}, d.pinArgs(10000001, 10000002, 10000004)...),
+		d.check(t, "check --each", 0, append([]string{"vault", "check", "--each", nv}, d.pinArgs(10000001, 10000002, 10000004)...),
 			"✓ Alice Example", "✓ Bob Example", "✓ Dave Example", "DRILL PASSED: all 3")
-		check("journal verify", 0, []string{"journal", "verify", nv + ".rekey.journal"}, "hash chain intact")
-		check("verify the rekey report at the old fingerprint", 0, []string{"verify", "--vault-fingerprint", oldFP, report}, "REPORT VERIFIED OK", "(rekey)")
+		d.check(t, "journal verify", 0, []string{"journal", "verify", nv + ".rekey.journal"}, "hash chain intact")
+		d.check(t, "verify the rekey report at the old fingerprint", 0, []string{"verify", "--vault-fingerprint", oldFP, report}, "REPORT VERIFIED OK", "(rekey)")
 		// The auditor keeps the OLD card's fingerprint: verify walks the
 		// new vault's chain from it to the version the report names.
-		check("verify --vault NEW --vault-fingerprint OLD", 0, []string{"verify", "--vault", nv, "--vault-fingerprint", oldFP, report},
+		d.check(t, "verify --vault NEW --vault-fingerprint OLD", 0, []string{"verify", "--vault", nv, "--vault-fingerprint", oldFP, report},
 			"REPORT VERIFIED OK", "(rekey)")
-		check("vault inspect from the old card", 0, []string{"vault", "inspect", nv, "--vault-fingerprint", oldFP}, "Roster history")
+		d.check(t, "vault inspect from the old card", 0, []string{"vault", "inspect", nv, "--vault-fingerprint", oldFP}, "Roster history")
 		// A forged link (the new roster signed only by its new members,
 		// without the old quorum's endorsements) is refused, naming it.
 		forged := filepath.Join(dir, "forged.json")
@@ -220,8 +209,8 @@ func TestVaultRekeyE2E(t *testing.T) {
 		if err := fv.Save(forged); err != nil {
 			t.Fatal(err)
 		}
-		check("forged link: verify", 1, []string{"verify", "--vault", forged, "--vault-fingerprint", oldFP, report}, "roster version 2")
-		check("forged link: vault inspect", 1, []string{"vault", "inspect", forged, "--vault-fingerprint", oldFP}, "endorsed by 0 custodians of version 1, 2 needed")
+		d.check(t, "forged link: verify", 1, []string{"verify", "--vault", forged, "--vault-fingerprint", oldFP, report}, "roster version 2")
+		d.check(t, "forged link: vault inspect", 1, []string{"vault", "inspect", forged, "--vault-fingerprint", oldFP}, "endorsed by 0 custodians of version 1, 2 needed")
 		assertNoSecretIn(t, dir, d.dir, d.st.Dir())
 	})
 }

@@ -43,6 +43,10 @@ func (o *vaultRekeyOptions) printPlan(e *env, old *vault.Vault, plan *vault.Reke
 		printf(w, "  reason: %s\n", ch.Reason)
 	}
 	printf(w, "New roster (version %d): %d of %d custodians — %s\n", nr.Number(), nr.Policy.Threshold, nr.Policy.Custodians, names(nr.Custodians))
+	if nr.Policy.Threshold == nr.Policy.Custodians {
+		printf(w, "WARNING: %d of %d — every custodian is needed: if anyone's keys are lost or they cannot come, the vault cannot be opened. Consider adding a custodian (--add) or backup keys (--add-key).\n",
+			nr.Policy.Threshold, nr.Policy.Custodians)
+	}
 	if plan.NewIdentity() {
 		printf(w, "NEW VAULT IDENTITY: every secret (%d) is re-encrypted to a new vault key; the old shares open nothing afterwards.\n", len(old.Secrets))
 	} else {

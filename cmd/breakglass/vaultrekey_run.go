@@ -10,6 +10,7 @@ import (
 
 	"breakglass/audit"
 	"breakglass/hardware"
+	"breakglass/internal/announce"
 	"breakglass/internal/events"
 	"breakglass/vault"
 )
@@ -51,6 +52,11 @@ func (o *vaultRekeyOptions) run(ctx context.Context, e *env, old *vault.Vault, p
 		return 1
 	}
 	defer j.close()
+	// A rekey is a privileged use: like a console session it has an
+	// announce code for the security on-call, which the auditor's ledger
+	// matches with the rekey report.
+	code := announce.Derive(announce.Declaration{Session: j.id, VaultFingerprint: old.Fingerprint(), Operator: o.Operator, WhatBroke: o.Reason})
+	printf(e.stdout, "Announce code %s: relay it now to the security on-call (phone, radio); they record it with\n  breakglass ledger announce --ledger LEDGER --code %s --by THEIR-NAME\n", code, code)
 	r := &rekeyRun{o: o, e: e, st: newStation(), src: pinSource{files: o.PINFiles, e: e}, trust: trust, testRoot: testRoot, old: old, plan: plan, j: j}
 	nv, report, err := r.carryOut(ctx)
 	if err == nil {
@@ -166,7 +172,8 @@ func (r *rekeyRun) openQuorum(ctx context.Context) (*vault.Opened, error) {
 // counts as a member's and/or an endorsement), then every custodian of the
 // new roster who has not signed yet, showing the progress after each.
 func (r *rekeyRun) signRoster(ctx context.Context, nv *vault.Vault) error {
-	fmt.Fprintln(r.e.stdout, "Step 2: every custodian of the new roster signs it")
+	printf(r.e.stdout, "Step 2: every custodian of the new roster signs it — roster version %d, fingerprint %s (the new custodian card will show it)\n",
+		nv.Roster.Number(), nv.Fingerprint())
 	for _, q := range r.quorum {
 		if err := r.signRosterWith(ctx, nv, q.c, q.serial); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"breakglass/audit"
 	"breakglass/internal/attest"
 	"breakglass/internal/events"
+	"breakglass/ledger"
 	"breakglass/vault"
 )
 
@@ -137,6 +138,11 @@ func TestVaultRekeyRemoveAndAdd(t *testing.T) {
 		!slices.Equal(rep.Rekey.Removed, []string{"carol-example"}) || rep.Session.WhatBroke != "Carol left" ||
 		rep.Rekey.NewRoster.Digest != nv.RosterDigestHex() || rep.Session.Operator != "Olivia Operator" {
 		t.Errorf("the report's rekey: mode %s, %+v", rep.Session.Mode, rep.Rekey)
+	}
+	// The announce code printed for the on-call is the one the auditor's
+	// ledger derives from the signed report, so the two match.
+	if code := ledger.CodeOf(rep).String(); !strings.Contains(stdout, "Announce code "+code+": relay it now to the security on-call") {
+		t.Errorf("stdout does not give the announce code %s the ledger derives:\n%s", code, stdout)
 	}
 }
 
