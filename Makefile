@@ -43,7 +43,7 @@ test: deps build
 	if [ $$frc -ne 0 ]; then echo "make test: the short fuzz run FAILED (the failing input is printed above)"; fi; \
 	[ $$rc -eq 0 ] && [ $$frc -eq 0 ]
 
-## fuzz: a longer run of every fuzz target (FUZZTIME each, default 2,000,000 executions).
+## fuzz: a longer run of every fuzz target (FUZZTIME each, default 2,000,000 executions; FUZZPARALLEL=N for N fuzz workers, default GOMAXPROCS).
 fuzz:
 	FUZZTIME=$${FUZZTIME:-2000000x} ./testdata/scripts/fuzz-short.sh
 

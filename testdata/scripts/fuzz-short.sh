@@ -4,9 +4,12 @@
 # duration-based -fuzztime can fail with a bare "context deadline exceeded"
 # and no crasher under CPU load, a race in Go 1.26's fuzz coordinator
 # (golang/go#75804, fixed in Go 1.27). `make fuzz` runs long.
+# FUZZPARALLEL, when set, is passed as -parallel: the number of fuzz
+# workers (default GOMAXPROCS), e.g. FUZZPARALLEL=1 on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 t=${FUZZTIME:-20000x}
+par=${FUZZPARALLEL:+-parallel=$FUZZPARALLEL}
 
 # crasher prints the failing input the fuzzer wrote, in full, so that a
 # finding can be reproduced from the CI log alone: the corpus file as is,
@@ -32,7 +35,7 @@ for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     echo "fuzz: $pkg $f ($t)"
-    go test -run='^$' -fuzz="^$f\$" -fuzztime="$t" -fuzzminimizetime=1s "$pkg" >/tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; crasher "$dir" "$pkg" "$f"; exit 1; }
+    go test -run='^$' -fuzz="^$f\$" -fuzztime="$t" -fuzzminimizetime=1s $par "$pkg" >/tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; crasher "$dir" "$pkg" "$f"; exit 1; }
     n=$((n+1))
   done
 done
