@@ -3,7 +3,6 @@ package vault
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -404,16 +403,7 @@ func TestRekeyedFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rootPEM, err := os.ReadFile(rootPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(rootPEM)
-	root, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := VerifyOptions{Trust: testTrust(t, root)}
+	opts := fixtureOpts(t, rootPath)
 	if err := v.VerifyRoster(opts); err != nil || v.Roster.Number() != 2 {
 		t.Fatalf("rekeyed fixture: version %d, %v", v.Roster.Number(), err)
 	}

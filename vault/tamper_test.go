@@ -260,16 +260,7 @@ func TestFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rootPEM, err := os.ReadFile(rootPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(rootPEM)
-	root, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.VerifyRoster(VerifyOptions{Trust: testTrust(t, root)}); err != nil {
+	if err := v.VerifyRoster(fixtureOpts(t, rootPath)); err != nil {
 		t.Fatalf("fixture roster: %v", err)
 	}
 	data, _ := os.ReadFile(path)
@@ -311,4 +302,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("fingerprint changed across re-encoding")
 		}
 	})
+}
+
+// fixtureOpts is the verify options of a fixture's attestation root (PEM).
+func fixtureOpts(t *testing.T, rootPath string) VerifyOptions {
+	t.Helper()
+	rootPEM, err := os.ReadFile(rootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(rootPEM)
+	if block == nil {
+		t.Fatalf("%s holds no PEM block", rootPath)
+	}
+	root, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return VerifyOptions{Trust: testTrust(t, root)}
 }
