@@ -11,6 +11,18 @@ cd "$(dirname "$0")/../.."
 t=${FUZZTIME:-20000x}
 par=${FUZZPARALLEL:+-parallel=$FUZZPARALLEL}
 
+# Fuzz inputs that become files (the journal round trip writes, fsyncs and
+# reopens a journal for every input) run three to six times faster on
+# tmpfs than on a disk, which they would also wear. So when /dev/shm is a
+# writable tmpfs with room for the workers' shared memory (100 MiB each),
+# the fuzz processes get it as TMPDIR; the go command keeps building in
+# the usual place (GOTMPDIR), where a test binary always fits.
+shm_avail_kib() { df -Pk /dev/shm 2>/dev/null | awk 'NR==2 {print $4}'; }
+if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(shm_avail_kib)" -ge $((1024 * 1024)) ] 2>/dev/null; then
+  export GOTMPDIR=${GOTMPDIR:-${TMPDIR:-/tmp}}
+  export TMPDIR=/dev/shm
+fi
+
 # crasher prints the failing input the fuzzer wrote, in full, so that a
 # finding can be reproduced from the CI log alone: the corpus file as is,
 # a hex dump, and a base64 line to recreate it byte for byte.
