@@ -6,6 +6,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 )
 
 // CloseOutEngine is what the close-out screen needs.
@@ -134,12 +135,14 @@ func (s *closeOutScreen) view() string {
 		if strings.TrimSpace(q.Answer) != "" {
 			done = st.Pass.Render("[✓]")
 		}
-		fmt.Fprintf(&b, "%s%s %d. %s\n", mark, done, i+1, q.Text)
+		head := fmt.Sprintf("%s[ ] %d. ", mark, i+1) // done is as wide as [ ]
+		text := hangAfter(head+q.Text, s.w, strings.Repeat(" ", lipgloss.Width(head)))
+		b.WriteString(strings.Replace(text, "[ ]", done, 1) + "\n")
 		switch {
 		case i == s.cursor && s.edit != nil:
 			b.WriteString("    " + s.edit.view(true, s.w-4) + "\n")
 		case q.Answer != "":
-			b.WriteString("      " + st.Muted.Render(q.Answer) + "\n")
+			b.WriteString(hang(st.Muted.Render(q.Answer), s.w, "      ") + "\n")
 		}
 	}
 	b.WriteString("\n" + st.Title.Render("Must rotate") + " (revealed this session; listed in the report)\n")

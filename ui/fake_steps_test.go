@@ -36,7 +36,7 @@ func sampleSteps(n int) []StepView {
 	}
 	if n > 0 {
 		steps[0] = StepView{ID: "login", Title: "Log in to the AWS root account",
-			Instructions: "Open the **AWS console** on the recovery laptop and sign in as root.\n\n1. Use the root password below.\n2. Enter the MFA code when asked.",
+			Instructions: "Open the **AWS console** on the recovery laptop and sign in as root.\n\n1. Use the root password below; never paste it into chat\n   or the ticket.\n2. Enter the MFA code when asked.",
 			Checks:       []Item{{Text: "Signed in as root"}, {Text: "MFA accepted"}},
 			Evidence:     []Evidence{{Prompt: "Account id shown"}},
 			Secrets:      []string{"root password", "aws-root-mfa"},

@@ -91,6 +91,7 @@ func newFakeSession() *fakeSession {
 			{ID: "what-broke", Text: "What broke?"},
 			{ID: "what-done", Text: "What was done?"},
 			{ID: "restored", Text: "How was normal access restored?"},
+			{ID: "created", Text: `Was any identity, key or role created? If yes, which, and was it removed? Answer "no", or "yes: " and the details.`},
 		},
 	}
 }

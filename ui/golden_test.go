@@ -186,7 +186,7 @@ func (d *driver) skipStep(reason string) {
 
 func (d *driver) closeOut() {
 	d.t.Helper()
-	for _, a := range []string{"IdP certificate expired", "disabled the key, renewed the cert", "SSO works again"} {
+	for _, a := range []string{"IdP certificate expired", "disabled the key, renewed the cert", "SSO works again", "no"} {
 		d.keys("enter")
 		d.typ(a)
 		d.keys("enter")

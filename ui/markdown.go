@@ -6,6 +6,10 @@ import (
 	"breakglass/internal/inert"
 
 	"charm.land/glamour/v2"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
 )
 
 // markdown renders runbook instructions, caching one renderer per width and
@@ -38,7 +42,7 @@ func (m *markdown) render(src string, width int) string {
 	if out, ok := m.cache[src]; ok {
 		return out
 	}
-	safe := strings.ReplaceAll(inert.Text(src), "&#", `&\#`)
+	safe := joinListBreaks(strings.ReplaceAll(inert.Text(src), "&#", `&\#`))
 	out, err := m.r.Render(safe)
 	if err != nil {
 		return safe
@@ -49,4 +53,79 @@ func (m *markdown) render(src string, width int) string {
 	}
 	m.cache[src] = out
 	return out
+}
+
+// mdParser parses Markdown the way glamour does (GFM and definition lists).
+var mdParser = goldmark.New(goldmark.WithExtensions(extension.GFM, extension.DefinitionList)).Parser()
+
+// joinListBreaks joins the lines of each list item's text, so that glamour
+// reflows a wrapped list item as it reflows a paragraph. Glamour renders a
+// soft line break inside a list item as a hard one (charmbracelet/glamour
+// pull request 580 fixes it upstream, not yet released), which left an
+// item the author wrapped at 80 columns as ragged short lines on screen.
+//
+// Only a soft break in the text of a list item outside a block quote and
+// a code span is joined: there, what lies between the end of one line's
+// text and the start of the next is only the line ending and indentation,
+// and replacing it by one space changes no meaning (CommonMark renders a
+// soft break as a space). Hard breaks (a trailing backslash or two spaces)
+// stay.
+func joinListBreaks(src string) string {
+	source := []byte(src)
+	type cut struct{ from, to int }
+	var cuts []cut
+	_ = ast.Walk(mdParser.Parse(text.NewReader(source)), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		t, ok := n.(*ast.Text)
+		if !entering || !ok || !t.SoftLineBreak() || t.HardLineBreak() || !joinable(n) {
+			return ast.WalkContinue, nil
+		}
+		i := t.Segment.Stop
+		for i < len(source) && (source[i] == ' ' || source[i] == '\t') {
+			i++
+		}
+		if i < len(source) && source[i] == '\r' {
+			i++
+		}
+		if i >= len(source) || source[i] != '\n' {
+			return ast.WalkContinue, nil
+		}
+		i++
+		for i < len(source) && (source[i] == ' ' || source[i] == '\t') {
+			i++
+		}
+		if i < len(source) && source[i] != '\n' && source[i] != '\r' {
+			cuts = append(cuts, cut{t.Segment.Stop, i})
+		}
+		return ast.WalkContinue, nil
+	})
+	if len(cuts) == 0 {
+		return src
+	}
+	var b strings.Builder
+	last := 0
+	for _, c := range cuts {
+		if c.from < last {
+			continue
+		}
+		b.Write(source[last:c.from])
+		b.WriteByte(' ')
+		last = c.to
+	}
+	b.Write(source[last:])
+	return b.String()
+}
+
+// joinable reports whether n lies in a list item, and in no block quote or
+// code span, where a continuation line's prefix is more than indentation.
+func joinable(n ast.Node) bool {
+	item := false
+	for p := n.Parent(); p != nil; p = p.Parent() {
+		switch p.Kind() {
+		case ast.KindListItem:
+			item = true
+		case ast.KindBlockquote, ast.KindCodeSpan:
+			return false
+		}
+	}
+	return item
 }

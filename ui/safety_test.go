@@ -130,7 +130,7 @@ func TestSignShowsWhatIsSigned(t *testing.T) {
 	d.skipStep("Bob unreachable")
 	d.closeOut()
 	var seen strings.Builder
-	for range 20 {
+	for range 30 {
 		seen.WriteString(d.screen())
 		d.keys("down")
 	}

@@ -1,0 +1,57 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// TestJoinListBreaks: the lines of a wrapped list item are joined into one,
+// as a paragraph's are, and nothing else moves: hard breaks, code spans,
+// block quotes, code blocks and paragraphs are left as written.
+func TestJoinListBreaks(t *testing.T) {
+	for _, c := range []struct{ name, in, want string }{
+		{"bullet wrapped", "- upload the new SAML metadata from\n  the IdP administrators.\n",
+			"- upload the new SAML metadata from the IdP administrators.\n"},
+		{"ordered, next line starts with code", "4. Seal them with\n   `breakglass seal` after the session; the old ones are on the must-rotate\n   list.\n",
+			"4. Seal them with `breakglass seal` after the session; the old ones are on the must-rotate list.\n"},
+		{"lazy continuation", "- one\ntwo\n", "- one two\n"},
+		{"nested list", "- outer item\n  wrapped\n  - inner item\n    wrapped too\n",
+			"- outer item wrapped\n  - inner item wrapped too\n"},
+		{"CRLF", "- a\r\n  b\r\n", "- a b\r\n"},
+		{"hard break, backslash", "- line one\\\n  line two\n", "- line one\\\n  line two\n"},
+		{"hard break, two spaces", "- line one  \n  line two\n", "- line one  \n  line two\n"},
+		{"paragraph left to glamour", "a paragraph\nwrapped\n", "a paragraph\nwrapped\n"},
+		{"code span across lines", "- `a\n  b`\n", "- `a\n  b`\n"},
+		{"block quote", "> - quoted item\n>   wrapped\n", "> - quoted item\n>   wrapped\n"},
+		{"fenced code in an item", "- item\n\n  ```\n  x\n  y\n  ```\n", "- item\n\n  ```\n  x\n  y\n  ```\n"},
+		{"no list", "# Title\n\ntext\n", "# Title\n\ntext\n"},
+		{"empty", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := joinListBreaks(c.in); got != c.want {
+				t.Errorf("joinListBreaks(%q)\n got %q\nwant %q", c.in, got, c.want)
+			}
+		})
+	}
+}
+
+// TestMarkdownReflowsListItems: a list item wrapped in the runbook source is
+// reflowed to the screen's width, not shown as the source's short lines.
+func TestMarkdownReflowsListItems(t *testing.T) {
+	src := "Check the identity source:\n\n" +
+		"- If the external IdP certificate expired, upload the new SAML metadata from\n" +
+		"  the IdP administrators.\n" +
+		"- If the IdP itself is down, wait for it.\n"
+	out := ansi.Strip(newMarkdown().render(src, 140))
+	var item string
+	for l := range strings.SplitSeq(out, "\n") {
+		if strings.Contains(l, "SAML") {
+			item = strings.TrimSpace(l)
+		}
+	}
+	if want := "• If the external IdP certificate expired, upload the new SAML metadata from the IdP administrators."; item != want {
+		t.Errorf("list item rendered as %q, want %q; whole rendering:\n%s", item, want, out)
+	}
+}
