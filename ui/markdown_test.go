@@ -1,10 +1,14 @@
 package ui
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/text"
 )
 
 // TestJoinListBreaks: the lines of a wrapped list item are joined into one,
@@ -54,4 +58,58 @@ func TestMarkdownReflowsListItems(t *testing.T) {
 	if want := "• If the external IdP certificate expired, upload the new SAML metadata from the IdP administrators."; item != want {
 		t.Errorf("list item rendered as %q, want %q; whole rendering:\n%s", item, want, out)
 	}
+}
+
+// FuzzJoinListBreaks: on any runbook text, joining list-item lines only
+// turns whitespace into a single space (every other character stays, in
+// order, so nothing an author wrote is hidden or made up), leaves the
+// document's block structure as it was (no step, item or code block
+// appears, merges or disappears), and a second pass changes nothing.
+func FuzzJoinListBreaks(f *testing.F) {
+	// The screen renders one step's instructions at a time: seed with the
+	// sample runbook's steps and the invalid runbooks, which are small.
+	seeds, _ := filepath.Glob(filepath.Join("..", "testdata", "runbooks", "invalid", "*.md"))
+	for _, s := range append(seeds, filepath.Join("..", "testdata", "runbooks", "cloud-root-recovery.md")) {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for step := range strings.SplitSeq(string(b), "\n## ") {
+			f.Add(step)
+		}
+	}
+	f.Add("- a\n  b\n> - c\n>   d\n- `e\n  f`\n- g\\\n  h\n1. i\n   j\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		out := joinListBreaks(src)
+		if nonSpace(out) != nonSpace(src) {
+			t.Fatalf("more than whitespace changed:\n in %q\nout %q", src, out)
+		}
+		if a, b := blocks(src), blocks(out); a != b {
+			t.Fatalf("block structure changed:\n in %q: %s\nout %q: %s", src, a, out, b)
+		}
+		if again := joinListBreaks(out); again != out {
+			t.Fatalf("a second pass changed %q to %q", out, again)
+		}
+	})
+}
+
+func nonSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// blocks lists the kinds of s's block nodes in document order.
+func blocks(s string) string {
+	var b strings.Builder
+	_ = ast.Walk(mdParser.Parse(text.NewReader([]byte(s))), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if entering && n.Type() == ast.TypeBlock {
+			b.WriteString(n.Kind().String() + " ")
+		}
+		return ast.WalkContinue, nil
+	})
+	return b.String()
 }
