@@ -98,10 +98,17 @@ func FuzzValidateSecret(f *testing.F) {
 				t.Fatalf("code %q is not decimal", code)
 			}
 		}
-		// The code holds for the whole period the countdown shows.
-		start := at.Truncate(period)
+		// The code holds for the whole period the countdown shows: TOTP
+		// periods count from the Unix epoch (RFC 6238 T0 = 0), as the
+		// countdown does; time.Truncate would count from year 1, which
+		// differs for a period such as 88 s that does not divide the gap.
+		secs := int64(period / time.Second)
+		start := time.Unix(at.Unix()-at.Unix()%secs, 0)
+		if c, _, _ := TOTPCode(secret, start); c != code {
+			t.Fatalf("code changed within its period: %q, at its start %q", code, c)
+		}
 		if c, _, _ := TOTPCode(secret, start.Add(period-time.Second)); c != code {
-			t.Fatalf("code changed within its period: %q then %q", code, c)
+			t.Fatalf("code changed within its period: %q, at its last second %q", code, c)
 		}
 		p, err := parseTOTP(secret)
 		if err != nil {
