@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"html"
 	"strings"
 
 	"breakglass/internal/inert"
@@ -25,9 +26,9 @@ func newMarkdown() *markdown { return &markdown{cache: map[string]string{}} }
 
 // render returns src rendered to width cells; on a renderer error it falls
 // back to the source text, which is still readable. src is untrusted: its
-// control characters are made visible first (inert.Text), and numeric
-// character references (&#27;) are escaped so the renderer cannot decode
-// them into control characters either.
+// control characters are made visible first (inert.Text), and character
+// references that would decode to one are escaped (inertEntities), so the
+// renderer cannot put them on the terminal either.
 func (m *markdown) render(src string, width int) string {
 	if width < 20 {
 		width = 20
@@ -42,7 +43,7 @@ func (m *markdown) render(src string, width int) string {
 	if out, ok := m.cache[src]; ok {
 		return out
 	}
-	safe := joinListBreaks(strings.ReplaceAll(inert.Text(src), "&#", `&\#`))
+	safe := joinListBreaks(inertEntities(inert.Text(src)))
 	out, err := m.r.Render(safe)
 	if err != nil {
 		return safe
@@ -70,7 +71,7 @@ var mdParser = goldmark.New(goldmark.WithExtensions(extension.GFM, extension.Def
 // and replacing it by one space changes no meaning (CommonMark renders a
 // soft break as a space). Hard breaks (a trailing backslash or two spaces)
 // stay.
-func joinListBreaks(src string) string {
+func joinListBreaks(src string) (joined string) {
 	source := []byte(src)
 	type cut struct{ from, to int }
 	var cuts []cut
@@ -102,6 +103,17 @@ func joinListBreaks(src string) string {
 		return src
 	}
 	var b strings.Builder
+	defer func() {
+		// A join can change what the lines mean together: GFM finds
+		// tables in a paragraph's lines (a joined header row may match a
+		// later delimiter row, and a table drops the cells past its
+		// columns), and text that began an item's first line may become
+		// a list marker. Rather than chase each case, a join that changes
+		// the block structure is not made: the item shows as written.
+		if blockKinds(b.String()) != blockKinds(src) {
+			joined = src
+		}
+	}()
 	last := 0
 	for _, c := range cuts {
 		if c.from < last {
@@ -112,6 +124,58 @@ func joinListBreaks(src string) string {
 		last = c.to
 	}
 	b.Write(source[last:])
+	return b.String()
+}
+
+// blockKinds lists the kinds of s's block nodes, table cells included, in
+// document order.
+func blockKinds(s string) string {
+	var b strings.Builder
+	_ = ast.Walk(mdParser.Parse(text.NewReader([]byte(s))), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if entering && n.Type() == ast.TypeBlock {
+			b.WriteString(n.Kind().String() + " ")
+		}
+		return ast.WalkContinue, nil
+	})
+	return b.String()
+}
+
+// inertEntities escapes the character references in s that would decode
+// to something inert.Line would not show as is: glamour decodes every
+// reference in text (html.UnescapeString), after inert.Text has run, so
+// "ad&zwnj;min" would show as "admin" with a zero-width joiner inside and
+// "&#27;" would be a raw escape. A numeric reference loses its meaning by
+// escaping the "#" ("&\#27;" shows as "&#27;"); a named one by spelling its
+// ampersand "&amp;", decoded once, to a literal "&" ("&amp;zwnj;" shows as
+// "&zwnj;"). Harmless references ("&amp;", "&lt;", "&eacute;") still decode.
+func inertEntities(s string) string {
+	if !strings.Contains(s, "&") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '&' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '#' {
+			b.WriteString(`&\#`)
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(s) && j-i <= 40 && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9') {
+			j++
+		}
+		if j < len(s) && s[j] == ';' {
+			j++
+		}
+		if ref := s[i:j]; j > i+1 && !inert.Safe(html.UnescapeString(ref)) {
+			b.WriteString("&amp;")
+			continue
+		}
+		b.WriteByte('&')
+	}
 	return b.String()
 }
 
