@@ -200,8 +200,23 @@ func (c *tmuxConsole) finishRunbook(from int) {
 // was read: readSummary) and returns the serial asked for.
 func (c *tmuxConsole) signNext() uint32 {
 	c.t.Helper()
-	if strings.Contains(nextLine(c.screen()), "read what you sign") || strings.Contains(c.screen(), "Next: wait while the report is built") {
-		c.readSummary()
+	// Wait for the sign screen to settle: either a PIN is asked for, or the
+	// summary must be read first (checking the screen once raced the close-out
+	// screen's hand-over under load, and then waited for a PIN that never came).
+	deadline := time.Now().Add(wait)
+	for {
+		s := c.screen()
+		if reSignPIN.MatchString(s) {
+			break
+		}
+		if strings.Contains(nextLine(s), "read what you sign") || strings.Contains(s, "Next: wait while the report is built") {
+			c.readSummary()
+			break
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("the sign screen never asked for a PIN or for the summary to be read; last screen:\n%s", s)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	m := c.waitMatch(reSignPIN)
 	sn, _ := strconv.ParseUint(m[2], 10, 32)
