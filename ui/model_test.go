@@ -78,6 +78,52 @@ func TestPreflightReasonVisibleOnSmallTerminal(t *testing.T) {
 	d.contains("Reason:", "A reason is required")
 }
 
+// TestPreflightSelectionStaysOnScreen: with more checks than fit in 80x24
+// (a station with several warnings, each showing its detail), the selected
+// check is always on screen, as the Next line asks the operator to select
+// it, and what is scrolled off is announced (found under load in the e2e
+// run as an unprivileged user: the cursor sat below the last line).
+func TestPreflightSelectionStaysOnScreen(t *testing.T) {
+	f := newFake()
+	for i := range 8 {
+		f.checks = append(f.checks, Check{Name: fmt.Sprintf("late check %d", i), Status: Warn,
+			Detail: "a long detail that wraps over more than one line at eighty columns, as real details do"})
+	}
+	d := newDriver(t, f, 80, 24)
+	d.contains("more line(s) below (↓/j)")
+	for i := range len(f.checks) {
+		d.keys("down")
+		if cursorLine(d.screen()) == "" {
+			t.Fatalf("after %d downs the selection is off screen:\n%s", i+1, d.screen())
+		}
+	}
+	if row, last := cursorLine(d.screen()), f.checks[len(f.checks)-1].Name; !strings.Contains(row, last) {
+		t.Fatalf("at the bottom the cursor row is %q, want %q:\n%s", row, last, d.screen())
+	}
+	d.contains("more line(s) above (↑/k)", "Clock")
+	d.lacks("below (↓/j)")
+	for i := range len(f.checks) {
+		d.keys("up")
+		if cursorLine(d.screen()) == "" {
+			t.Fatalf("after %d ups the selection is off screen:\n%s", i+1, d.screen())
+		}
+	}
+	if row := cursorLine(d.screen()); !strings.Contains(row, f.checks[0].Name) {
+		t.Fatalf("back at the top the cursor row is %q:\n%s", row, d.screen())
+	}
+	d.lacks("above (↑/k)")
+}
+
+// cursorLine is the screen's line with the selection mark.
+func cursorLine(s string) string {
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.HasPrefix(strings.TrimLeft(l, " "), "› ") {
+			return l
+		}
+	}
+	return ""
+}
+
 func TestDeclareRequiresEveryField(t *testing.T) {
 	d := newDriver(t, newFake(), 80, 24)
 	d.passPreflight()

@@ -3,11 +3,13 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 )
 
 // PreflightEngine is what the preflight screen needs.
@@ -272,23 +274,60 @@ func (s *preflightScreen) view() string {
 	if s.loading {
 		return "Running station checks…"
 	}
-	var b strings.Builder
+	var lines []string
+	curStart, curEnd := 0, 0
 	for i, c := range s.checks {
 		mark := "  "
 		if i == s.cursor {
 			mark = "› "
+			curStart = len(lines)
 		}
 		status := statusMark(st, c.Status)
 		if c.Status == Warn && s.acked[c.Name] {
 			status = st.Warn.Render("! ACKED")
 		}
-		fmt.Fprintf(&b, "%s%s  %s\n", mark, status, c.Name)
+		block := fmt.Sprintf("%s%s  %s", mark, status, c.Name)
 		if c.Detail != "" && (c.Status != Pass || i == s.cursor) {
-			b.WriteString(hang(st.Muted.Render(c.Detail), s.w, "            ") + "\n")
+			block += "\n" + hang(st.Muted.Render(c.Detail), s.w, "            ")
+		}
+		lines = append(lines, strings.Split(wrap(block, s.w), "\n")...)
+		if i == s.cursor {
+			curEnd = len(lines)
 		}
 	}
-	b.WriteString("\n")
-	return b.String()
+	room := s.h - 1 - lipgloss.Height(wrap(s.pinned(), s.w)) // a blank line, then the clock
+	return strings.Join(window(st, lines, curStart, curEnd, room), "\n") + "\n\n"
+}
+
+// window keeps the selected check (lines[from:to]) on screen when the list
+// is taller than room lines: a station with several warnings, each with its
+// detail, overflows 80×24, and a selection below the fold would be
+// invisible while the Next line asks for it. Hidden lines are announced
+// above and below.
+func window(st Styles, lines []string, from, to, room int) []string {
+	if len(lines) <= room || room < 4 {
+		return lines
+	}
+	more := func(n int, where, key string) string {
+		return st.Muted.Render(fmt.Sprintf("  … %d more line(s) %s (%s)", n, where, key))
+	}
+	if to <= room-1 {
+		return append(slices.Clone(lines[:room-1]), more(len(lines)-(room-1), "below", "↓/j"))
+	}
+	// The selection ends the window, between the two announcements (or
+	// starts it, when it is taller than the window).
+	top, bottom := to-(room-2), to
+	if top > from {
+		top, bottom = from, from+room-2
+	}
+	if bottom >= len(lines) { // nothing below: one more line fits
+		top, bottom = len(lines)-(room-1), len(lines)
+	}
+	out := append([]string{more(top, "above", "↑/k")}, lines[top:bottom]...)
+	if bottom < len(lines) {
+		out = append(out, more(len(lines)-bottom, "below", "↓/j"))
+	}
+	return out
 }
 
 // clockView is the clock question. It is part of what is pinned, so a

@@ -112,8 +112,16 @@ func (c *tmuxConsole) selectItem(text string) string {
 	// scrolls: an item below the screen is reached by moving down, as a
 	// person would, then up if the bottom was reached first.
 	scroll := "Down"
+	settle := time.Now().Add(wait)
 	for moves := 0; ; moves++ {
 		s := c.screen()
+		if cursorRow(s) < 0 && time.Now().Before(settle) {
+			// A capture taken while the terminal redraws (a dialog just
+			// closed, under load) can lack the cursor row: look again.
+			time.Sleep(50 * time.Millisecond)
+			moves--
+			continue
+		}
 		target := -1
 		for i, l := range body(s) {
 			if strings.Contains(l, text) {
