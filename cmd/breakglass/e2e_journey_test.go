@@ -57,6 +57,22 @@ func sameBody(a, b string) bool {
 	return slices.Equal(ba, bb)
 }
 
+// settledScreen is the screen once two captures 60 ms apart show the same
+// body: a key that scrolls a list redraws many lines, and a capture taken
+// mid-redraw can show the selection mark on the wrong row.
+func (c *tmuxConsole) settledScreen() string {
+	s := c.screen()
+	for range 20 {
+		time.Sleep(60 * time.Millisecond)
+		again := c.screen()
+		if sameBody(again, s) {
+			return again
+		}
+		s = again
+	}
+	return s
+}
+
 // cursorRow is the row of the body holding the selection mark "› ", or -1.
 func cursorRow(screen string) int {
 	for i, l := range body(screen) {
@@ -114,7 +130,7 @@ func (c *tmuxConsole) selectItem(text string) string {
 	scroll := "Down"
 	settle := time.Now().Add(wait)
 	for moves := 0; ; moves++ {
-		s := c.screen()
+		s := c.settledScreen()
 		if cursorRow(s) < 0 && time.Now().Before(settle) {
 			// A capture taken while the terminal redraws (a dialog just
 			// closed, under load) can lack the cursor row: look again.
