@@ -71,11 +71,12 @@ var mdParser = goldmark.New(goldmark.WithExtensions(extension.GFM, extension.Def
 // and replacing it by one space changes no meaning (CommonMark renders a
 // soft break as a space). Hard breaks (a trailing backslash or two spaces)
 // stay.
-func joinListBreaks(src string) (joined string) {
+func joinListBreaks(src string) string {
 	source := []byte(src)
+	doc := mdParser.Parse(text.NewReader(source))
 	type cut struct{ from, to int }
 	var cuts []cut
-	_ = ast.Walk(mdParser.Parse(text.NewReader(source)), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		t, ok := n.(*ast.Text)
 		if !entering || !ok || !t.SoftLineBreak() || t.HardLineBreak() || !joinable(n) {
 			return ast.WalkContinue, nil
@@ -103,17 +104,6 @@ func joinListBreaks(src string) (joined string) {
 		return src
 	}
 	var b strings.Builder
-	defer func() {
-		// A join can change what the lines mean together: GFM finds
-		// tables in a paragraph's lines (a joined header row may match a
-		// later delimiter row, and a table drops the cells past its
-		// columns), and text that began an item's first line may become
-		// a list marker. Rather than chase each case, a join that changes
-		// the block structure is not made: the item shows as written.
-		if blockKinds(b.String()) != blockKinds(src) {
-			joined = src
-		}
-	}()
 	last := 0
 	for _, c := range cuts {
 		if c.from < last {
@@ -124,14 +114,24 @@ func joinListBreaks(src string) (joined string) {
 		last = c.to
 	}
 	b.Write(source[last:])
-	return b.String()
+	joined := b.String()
+	// A join can change what the lines mean together: GFM finds tables in
+	// a paragraph's lines (a joined header row may match a later delimiter
+	// row, and a table drops the cells past its columns), and text that
+	// began an item's first line may become a list marker. Rather than
+	// chase each case, a join that changes the block structure is not
+	// made: the item shows as written.
+	if blockKinds(mdParser.Parse(text.NewReader([]byte(joined)))) != blockKinds(doc) {
+		return src
+	}
+	return joined
 }
 
-// blockKinds lists the kinds of s's block nodes, table cells included, in
-// document order.
-func blockKinds(s string) string {
+// blockKinds lists the kinds of doc's block nodes, table cells included,
+// in document order.
+func blockKinds(doc ast.Node) string {
 	var b strings.Builder
-	_ = ast.Walk(mdParser.Parse(text.NewReader([]byte(s))), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		if entering && n.Type() == ast.TypeBlock {
 			b.WriteString(n.Kind().String() + " ")
 		}

@@ -43,7 +43,7 @@ func nodeKinds(s string) string {
 // table out of a plain list item.
 func TestRedteamJoinCreatesTable(t *testing.T) {
 	src := "- a|b|c\n  -|-\n  x  \n  -|-|-|-\n"
-	if a, b := blockKinds(src), blockKinds(joinListBreaks(src)); a != b {
+	if a, b := blocksOf(src), blocksOf(joinListBreaks(src)); a != b {
 		t.Errorf("joining %q changed the block structure:\nbefore %s\n after %s", src, a, b)
 	}
 }
